@@ -1,0 +1,1 @@
+"""The council's care marketplace records: providers, service users, enquiries, packages and payments."""

@@ -1,0 +1,1 @@
+"""Application wiring for careplace: configuration, database set-up and the command line."""

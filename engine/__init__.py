@@ -1,0 +1,1 @@
+"""BPMN runtime around SpiffWorkflow: diagrams, versions, instances, tasks, timers, messages and audit."""
