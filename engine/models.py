@@ -1,6 +1,6 @@
 """Engine tables: deployments, versions, instances, human tasks, message waits, jobs, incidents, audit."""
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -13,7 +13,28 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-UtcDateTime = sa.DateTime(timezone=True)
+
+
+class UtcDateTime(sa.types.TypeDecorator):
+    """An aware UTC date-time on every database; SQLite would otherwise return naive values."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value.isoformat()} given; pass an aware UTC datetime")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
 
 
 class Base(DeclarativeBase):
@@ -29,7 +50,7 @@ class Deployment(Base):
     source_name: Mapped[str] = mapped_column(sa.String(255))
     content_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     bpmn_xml: Mapped[str] = mapped_column(sa.Text)
-    deployed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    deployed_at: Mapped[datetime] = mapped_column(UtcDateTime())
     deployed_by: Mapped[str] = mapped_column(sa.String(120))
 
     versions: Mapped[list["ProcessVersion"]] = relationship(back_populates="deployment")
@@ -47,7 +68,7 @@ class ProcessVersion(Base):
     name: Mapped[str | None] = mapped_column(sa.String(255))
     version: Mapped[int] = mapped_column(sa.Integer)
     spec_json: Mapped[str] = mapped_column(sa.Text)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     deployment: Mapped[Deployment] = relationship(back_populates="versions")
 
@@ -63,12 +84,12 @@ class Instance(Base):
     business_key: Mapped[str | None] = mapped_column(sa.String(200), index=True)
     status: Mapped[str] = mapped_column(sa.String(20), index=True)
     state: Mapped[str] = mapped_column(sa.Text)
-    next_timer_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    next_timer_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
     error: Mapped[str | None] = mapped_column(sa.Text)
     started_by: Mapped[str] = mapped_column(sa.String(120))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     row_version: Mapped[int] = mapped_column(sa.Integer, nullable=False)
 
     version: Mapped[ProcessVersion] = relationship()
@@ -90,10 +111,10 @@ class HumanTask(Base):
     status: Mapped[str] = mapped_column(sa.String(20), index=True)
     assignee: Mapped[str | None] = mapped_column(sa.String(120), index=True)
     candidate_groups: Mapped[str] = mapped_column(sa.String(500), default="")
-    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
-    claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     completed_by: Mapped[str | None] = mapped_column(sa.String(120))
 
     candidates: Mapped[list["TaskCandidate"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
@@ -136,12 +157,12 @@ class Job(Base):
     status: Mapped[str] = mapped_column(sa.String(20))
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
     retry_intervals: Mapped[list] = mapped_column(sa.JSON, default=list)
-    next_run_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    next_run_at: Mapped[datetime] = mapped_column(UtcDateTime())
     locked_by: Mapped[str | None] = mapped_column(sa.String(120))
-    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
     last_error: Mapped[str | None] = mapped_column(sa.Text)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class Incident(Base):
@@ -158,8 +179,8 @@ class Incident(Base):
     error: Mapped[str] = mapped_column(sa.Text)
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
     status: Mapped[str] = mapped_column(sa.String(20), index=True)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     resolved_by: Mapped[str | None] = mapped_column(sa.String(120))
 
 
@@ -169,7 +190,7 @@ class AuditEvent(Base):
     __tablename__ = "engine_audit_events"
 
     id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
-    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     actor: Mapped[str] = mapped_column(sa.String(120))
     kind: Mapped[str] = mapped_column(sa.String(60), index=True)
     instance_id: Mapped[str | None] = mapped_column(sa.String(36), index=True)

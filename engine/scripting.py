@@ -1,0 +1,131 @@
+"""A restricted script environment for conditions, input mappings and script tasks (RestrictedPython)."""
+
+import builtins
+import datetime as dt
+import decimal
+import functools
+import math
+from typing import Any
+
+from RestrictedPython import compile_restricted_eval, compile_restricted_exec, safe_builtins
+from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
+from RestrictedPython.Guards import (
+    full_write_guard,
+    guarded_iter_unpack_sequence,
+    guarded_unpack_sequence,
+    safer_getattr,
+)
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+
+from engine.errors import ScriptError
+from engine.expressions import to_python
+
+_EXTRA_BUILTINS = {
+    name: getattr(builtins, name)
+    for name in ("all", "any", "dict", "enumerate", "filter", "list", "map", "max", "min", "reversed", "set", "sum", "sorted", "frozenset")
+}
+
+_ALLOWED_NAMES = {
+    "Decimal": decimal.Decimal,
+    "date": dt.date,
+    "datetime": dt.datetime,
+    "timedelta": dt.timedelta,
+    "timezone": dt.timezone,
+    "math": math,
+}
+
+
+def _inplace(operator: str, target: Any, value: Any) -> Any:
+    operations = {
+        "+=": lambda a, b: a + b,
+        "-=": lambda a, b: a - b,
+        "*=": lambda a, b: a * b,
+        "/=": lambda a, b: a / b,
+        "//=": lambda a, b: a // b,
+        "%=": lambda a, b: a % b,
+    }
+    if operator not in operations:
+        raise ScriptError(f"operator {operator} is not allowed in scripts; write the assignment out in full")
+
+    return operations[operator](target, value)
+
+
+def _base_globals() -> dict[str, Any]:
+    builtins = dict(safe_builtins)
+    builtins.update(_EXTRA_BUILTINS)
+    return {
+        "__builtins__": builtins,
+        "_getattr_": safer_getattr,
+        "_getitem_": default_guarded_getitem,
+        "_getiter_": default_guarded_getiter,
+        "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
+        "_unpack_sequence_": guarded_unpack_sequence,
+        "_write_": full_write_guard,
+        "_inplacevar_": _inplace,
+        **_ALLOWED_NAMES,
+    }
+
+
+_BASE_GLOBALS = _base_globals()
+_RESERVED = set(_BASE_GLOBALS)
+
+
+@functools.lru_cache(maxsize=4096)
+def compile_expression(expression: str):
+    """Compile one expression under RestrictedPython's rules; raise ScriptError when it breaks them."""
+    source = to_python(expression)
+    result = compile_restricted_eval(source, "<expression>")
+    if result.errors:
+        raise ScriptError(f"expression {expression!r} is not allowed: {'; '.join(result.errors)}")
+
+    return result.code
+
+
+@functools.lru_cache(maxsize=1024)
+def compile_script(script: str):
+    """Compile a script task's body under RestrictedPython's rules; raise ScriptError when it breaks them."""
+    result = compile_restricted_exec(script, "<script>")
+    if result.errors:
+        raise ScriptError(f"script is not allowed: {'; '.join(result.errors)}")
+
+    return result.code
+
+
+class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
+    """Evaluates against task data with no imports, no file or OS access and no underscore attributes."""
+
+    def evaluate(self, expression, context, external_context=None):
+        code = compile_expression(expression)
+        scope = dict(_BASE_GLOBALS)
+        scope.update(external_context or {})
+        scope.update(context)
+        return eval(code, scope)  # noqa: S307 - compiled by RestrictedPython with guards
+
+    def execute(self, script, context, external_context=None):
+        code = compile_script(script)
+        clashes = _RESERVED.intersection(context)
+        if clashes:
+            raise ScriptError(f"task data uses reserved names {sorted(clashes)}; rename those variables")
+
+        scope = dict(_BASE_GLOBALS)
+        scope.update(external_context or {})
+        scope.update(context)
+        exec(code, scope)  # noqa: S102 - compiled by RestrictedPython with guards
+
+        for name, value in scope.items():
+            if name in _RESERVED or name in (external_context or {}) or name.startswith("_"):
+                continue
+            if callable(value) and not isinstance(value, type):
+                continue
+            if isinstance(value, type(math)):
+                continue
+            context[name] = value
+        return True
+
+    def call_service(self, context, **kwargs):
+        raise ScriptError("service tasks run through the worker, not the script engine")
+
+
+def make_script_engine() -> PythonScriptEngine:
+    return PythonScriptEngine(environment=RestrictedEnvironment())

@@ -1,0 +1,227 @@
+"""Loading and saving instances, and keeping the query rows (tasks, jobs, waits, timers) in step."""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+import sqlalchemy as sa
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
+from SpiffWorkflow.exceptions import TaskNotFoundException
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy.orm import Session
+
+from engine import clock
+from engine.errors import NotFoundError
+from engine.expressions import is_iso_timer_literal
+from engine.models import HumanTask, Instance, Job, MessageWait, TaskCandidate
+from engine.serializer import workflow_from_json, workflow_to_json
+from engine.specs import ExternalServiceTask, camunda_attributes, parse_cycle, parse_timer_value
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RETRY_CYCLE = "R3/PT1M"
+
+
+@dataclass
+class Loaded:
+    """An instance row with its live workflow."""
+
+    row: Instance
+    workflow: BpmnWorkflow
+
+
+def load(session: Session, instance_id: str, *, lock: bool = False) -> Loaded:
+    """Load an instance and rebuild its workflow; ``lock`` takes a row lock on PostgreSQL."""
+    query = sa.select(Instance).where(Instance.id == instance_id)
+    if lock:
+        query = query.with_for_update()
+    row = session.scalars(query).one_or_none()
+    if row is None:
+        raise NotFoundError("instance", instance_id)
+
+    return Loaded(row, workflow_from_json(row.state, row.version.spec_json))
+
+
+def status_of(workflow: BpmnWorkflow) -> str:
+    if workflow.is_completed():
+        return "completed"
+    if workflow.get_tasks(state=TaskState.ERROR):
+        return "error"
+    return "running"
+
+
+def save(session: Session, loaded: Loaded) -> None:
+    """Write the workflow state back and refresh every query row derived from it."""
+    row, workflow = loaded.row, loaded.workflow
+    now = clock.now()
+    row.state = workflow_to_json(workflow)
+    row.status = status_of(workflow)
+    row.updated_at = now
+    if row.status == "completed" and row.completed_at is None:
+        row.completed_at = now
+    row.next_timer_at = next_timer_due(workflow)
+
+    _sync_human_tasks(session, row, workflow, now)
+    _sync_jobs(session, row, workflow, now)
+    _sync_message_waits(session, row, workflow)
+
+
+def next_timer_due(workflow: BpmnWorkflow) -> datetime | None:
+    """Return the earliest due time of the workflow's waiting timers, or None."""
+    due_times = []
+    for task in workflow.get_tasks(state=TaskState.WAITING):
+        definition = getattr(task.task_spec, "event_definition", None)
+        if not isinstance(definition, TimerEventDefinition):
+            continue
+        value = task.internal_data.get("event_value")
+        if isinstance(value, dict):
+            value = value.get("next") if value.get("cycles", 0) != 0 else None
+        if value:
+            due_times.append(datetime.fromisoformat(value))
+    return min(due_times) if due_times else None
+
+
+def _is_human(task) -> bool:
+    return isinstance(task.task_spec, UserTask)
+
+
+def _evaluate_attribute(workflow, task, text: str | None):
+    if not text:
+        return None
+    if "${" in text or "#{" in text:
+        return workflow.script_engine.evaluate(task, text)
+    return text
+
+
+def resolve_due_date(workflow, task, text: str | None, created: datetime) -> datetime | None:
+    """Turn ``camunda:dueDate`` (an ISO duration from creation, a date-time, or an expression) into UTC."""
+    value = text if (text and is_iso_timer_literal(text)) else _evaluate_attribute(workflow, task, text)
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(created.tzinfo)
+    parsed = parse_timer_value(str(value))
+    if isinstance(parsed, dict):
+        return created + TimerEventDefinition.get_timedelta_from_start(parsed, created)
+    return parsed
+
+
+def _sync_human_tasks(session: Session, row: Instance, workflow: BpmnWorkflow, now: datetime) -> None:
+    ready = {str(task.id): task for task in workflow.get_tasks(state=TaskState.READY) if _is_human(task)}
+    existing = {
+        task.id: task
+        for task in session.scalars(sa.select(HumanTask).where(HumanTask.instance_id == row.id, HumanTask.status == "open"))
+    }
+
+    for task_id, human in existing.items():
+        if task_id in ready:
+            continue
+        spiff_task = find_task(workflow, task_id)
+        if spiff_task is not None and spiff_task.has_state(TaskState.COMPLETED):
+            human.status = "completed"
+            human.completed_at = human.completed_at or now
+        else:
+            human.status = "cancelled"
+            human.completed_at = now
+
+    for task_id, task in ready.items():
+        if task_id in existing:
+            continue
+        attributes = camunda_attributes(task.task_spec)
+        assignee = _evaluate_attribute(workflow, task, attributes.get("assignee"))
+        groups = attributes.get("candidateGroups", [])
+        human = HumanTask(
+            id=task_id,
+            instance_id=row.id,
+            process_id=row.process_id,
+            business_key=row.business_key,
+            element_id=task.task_spec.bpmn_id,
+            name=task.task_spec.bpmn_name or task.task_spec.bpmn_id,
+            status="open",
+            assignee=str(assignee) if assignee else None,
+            candidate_groups=",".join(groups),
+            due_at=resolve_due_date(workflow, task, attributes.get("dueDate"), now),
+            created_at=now,
+        )
+        human.candidates = [TaskCandidate(group_name=group) for group in groups]
+        session.add(human)
+
+
+def find_task(workflow: BpmnWorkflow, task_id: str):
+    """Return the workflow's task with this id, or None when it no longer exists."""
+    try:
+        return workflow.get_task_from_id(UUID(task_id))
+    except (TaskNotFoundException, ValueError):
+        return None
+
+
+def retry_intervals(cycle: str | None) -> list[float]:
+    """Turn a retry cycle such as R3/PT5M into the list of waits (seconds) before each retry."""
+    repetitions, _first, interval = parse_cycle(cycle or DEFAULT_RETRY_CYCLE, clock.now())
+    if repetitions < 0:
+        raise ValueError(f"retry cycle {cycle!r} must give a count, such as R3/PT5M")
+    return [interval.total_seconds()] * repetitions
+
+
+def _sync_jobs(session: Session, row: Instance, workflow: BpmnWorkflow, now: datetime) -> None:
+    ready = {str(task.id): task for task in workflow.get_tasks(state=TaskState.READY) if isinstance(task.task_spec, ExternalServiceTask)}
+    existing = {job.task_id: job for job in session.scalars(sa.select(Job).where(Job.instance_id == row.id, Job.status.in_(("ready", "running", "failed"))))}
+
+    for task_id, job in existing.items():
+        if task_id not in ready:
+            job.status = "cancelled" if job.status != "done" else job.status
+            job.completed_at = now
+
+    for task_id, task in ready.items():
+        if task_id in existing:
+            continue
+        attributes = camunda_attributes(task.task_spec)
+        session.add(
+            Job(
+                instance_id=row.id,
+                task_id=task_id,
+                element_id=task.task_spec.bpmn_id,
+                topic=attributes["topic"],
+                status="ready",
+                attempts=0,
+                retry_intervals=retry_intervals(attributes.get("retryTimeCycle")),
+                next_run_at=now,
+                created_at=now,
+            )
+        )
+
+
+def waiting_message_tasks(workflow: BpmnWorkflow) -> list:
+    """Return the workflow's tasks that wait for a message."""
+    return [
+        task
+        for task in workflow.get_tasks(state=TaskState.WAITING)
+        if isinstance(getattr(task.task_spec, "event_definition", None), MessageEventDefinition)
+    ]
+
+
+def _sync_message_waits(session: Session, row: Instance, workflow: BpmnWorkflow) -> None:
+    session.execute(sa.delete(MessageWait).where(MessageWait.instance_id == row.id))
+    seen = set()
+    for task in waiting_message_tasks(workflow):
+        name = task.task_spec.event_definition.name
+        keys = [key.strip() for key in (task.task_spec.extensions or {}).get("correlationKeys", "").split(",") if key.strip()]
+        correlation = {key: _json_scalar(task.data.get(key)) for key in keys}
+        marker = (name, tuple(sorted(correlation.items())))
+        if marker in seen:
+            continue
+        seen.add(marker)
+        session.add(MessageWait(instance_id=row.id, message_name=name, correlation=correlation))
+
+
+def _json_scalar(value):
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+__all__ = ["Loaded", "load", "save", "next_timer_due", "retry_intervals", "resolve_due_date", "waiting_message_tasks", "find_task"]
