@@ -1,5 +1,7 @@
 """SpiffWorkflow's Camunda parser extended for external service tasks, form metadata, timers and messages."""
 
+import re
+
 from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.parser.util import first
@@ -62,7 +64,8 @@ def _parameter_value(parameter, nsmap) -> tuple[str, object]:
 
 
 def _split_groups(value: str | None) -> list[str]:
-    return [group.strip() for group in (value or "").split(",") if group.strip()]
+    """Split a comma-separated attribute, keeping each ``${...}`` expression whole."""
+    return [group.strip() for group in re.findall(r"[$#]\{[^}]*\}|[^,]+", value or "") if group.strip()]
 
 
 class _CamundaAttributesMixin:

@@ -97,6 +97,16 @@ def _evaluate_attribute(workflow, task, text: str | None):
     return text
 
 
+def resolve_groups(workflow, task, entries: list[str]) -> list[str]:
+    """Resolve candidate groups; an ``${...}`` entry may give one group name or a list of them."""
+    groups: list[str] = []
+    for entry in entries:
+        value = _evaluate_attribute(workflow, task, entry)
+        values = value if isinstance(value, (list, tuple, set)) else [value]
+        groups.extend(str(item) for item in values if item)
+    return list(dict.fromkeys(groups))
+
+
 def resolve_due_date(workflow, task, text: str | None, created: datetime) -> datetime | None:
     """Turn ``camunda:dueDate`` (an ISO duration from creation, a date-time, or an expression) into UTC."""
     value = text if (text and is_iso_timer_literal(text)) else _evaluate_attribute(workflow, task, text)
@@ -133,7 +143,7 @@ def _sync_human_tasks(session: Session, row: Instance, workflow: BpmnWorkflow, n
             continue
         attributes = camunda_attributes(task.task_spec)
         assignee = _evaluate_attribute(workflow, task, attributes.get("assignee"))
-        groups = attributes.get("candidateGroups", [])
+        groups = resolve_groups(workflow, task, attributes.get("candidateGroups", []))
         human = HumanTask(
             id=task_id,
             instance_id=row.id,

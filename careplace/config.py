@@ -1,0 +1,72 @@
+"""Service settings read once from the environment, each checked with a message naming the variable."""
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class ConfigError(ValueError):
+    """An environment variable is missing or invalid."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Settings for the web app, the worker and the CLI.
+
+    ==============================  ===========================================================
+    variable                        sets
+    ==============================  ===========================================================
+    CAREPLACE_DATABASE_URL          SQLAlchemy URL; default ``sqlite:///careplace.db`` in the
+                                    working folder
+    CAREPLACE_SECRET_KEY            Flask session signing key; required unless embedded
+    CAREPLACE_EMBEDDED              ``1`` for the single-process demo mode (generated secret
+                                    key, simulators, no SMTP)
+    CAREPLACE_UPLOAD_DIR            where uploaded documents are stored (outside the web root);
+                                    default ``var/uploads`` in the working folder
+    CAREPLACE_WORKER_INTERVAL       seconds between scheduler passes (default 5)
+    CAREPLACE_LOG_LEVEL             logging level name (default INFO)
+    ==============================  ===========================================================
+    """
+
+    database_url: str = "sqlite:///careplace.db"
+    secret_key: str = field(default="", repr=False)
+    embedded: bool = False
+    upload_dir: Path = Path("var/uploads")
+    worker_interval: float = 5.0
+    log_level: str = "INFO"
+    generated_secret: bool = False
+
+    @classmethod
+    def from_env(cls, environ=None, *, embedded: bool | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        is_embedded = embedded if embedded is not None else env.get("CAREPLACE_EMBEDDED", "") in ("1", "true", "yes")
+        secret_key = env.get("CAREPLACE_SECRET_KEY", "")
+        generated = False
+        if not secret_key:
+            if not is_embedded:
+                raise ConfigError("CAREPLACE_SECRET_KEY is not set; set it to a long random string (the embedded demo mode generates one)")
+            secret_key = secrets.token_urlsafe(32)
+            generated = True
+        try:
+            interval = float(env.get("CAREPLACE_WORKER_INTERVAL", "5"))
+        except ValueError as error:
+            raise ConfigError(f"CAREPLACE_WORKER_INTERVAL={env['CAREPLACE_WORKER_INTERVAL']!r} is not a number of seconds") from error
+        if interval <= 0:
+            raise ConfigError(f"CAREPLACE_WORKER_INTERVAL={interval} must be above 0 seconds")
+        return cls(
+            database_url=env.get("CAREPLACE_DATABASE_URL", "sqlite:///careplace.db"),
+            secret_key=secret_key,
+            embedded=is_embedded,
+            upload_dir=Path(env.get("CAREPLACE_UPLOAD_DIR", "var/uploads")),
+            worker_interval=interval,
+            log_level=env.get("CAREPLACE_LOG_LEVEL", "INFO").upper(),
+            generated_secret=generated,
+        )
+
+    @classmethod
+    def for_cli(cls, environ=None) -> "Settings":
+        """Settings for commands that need only the database (no secret key)."""
+        env = dict(os.environ if environ is None else environ)
+        env.setdefault("CAREPLACE_SECRET_KEY", "unused-by-the-cli")
+        return cls.from_env(env)

@@ -1,0 +1,69 @@
+"""One pass of each scheduler job; each returns how much work it did, for logs and ``--once``."""
+
+import logging
+from dataclasses import dataclass, field
+
+from engine.jobs import JobRunner
+from engine.timers import fire_due_timers
+from handlers.outbox import deliver_outbox
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PassReport:
+    timers_fired: int = 0
+    jobs_run: int = 0
+    emails_sent: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class SchedulerJobs:
+    """The work the scheduler does, usable from APScheduler, ``--once`` and tests alike."""
+
+    def __init__(self, services, worker_id: str, *, deliver_email: bool = True):
+        self.services = services
+        self.worker_id = worker_id
+        self.runner = JobRunner(services.session_factory, services.registry, worker_id)
+        self.deliver_email = deliver_email
+
+    def close(self) -> None:
+        self.runner.close()
+
+    def fire_timers(self) -> int:
+        fired = fire_due_timers(self.services.session_factory, actor=self.worker_id)
+        if fired:
+            log.info("worker %s fired timers on %s instances", self.worker_id, fired)
+        return fired
+
+    def run_service_tasks(self, *, limit: int = 20) -> int:
+        total = 0
+        while True:
+            outcomes = self.runner.run_due(limit=limit)
+            total += len(outcomes)
+            if len(outcomes) < limit:
+                return total
+
+    def deliver_outbox(self) -> int:
+        if not self.deliver_email or not self.services.handler_settings.smtp_host:
+            return 0
+        report = deliver_outbox(self.services.session_factory, self.services.handler_settings)
+        return getattr(report, "sent", 0)
+
+    def run_pass(self) -> PassReport:
+        """Run every job once: timers first, then the service tasks they made ready, then email."""
+        report = PassReport()
+        for name, job in (("timers", self.fire_timers), ("service tasks", self.run_service_tasks), ("outbox", self.deliver_outbox)):
+            try:
+                count = job()
+            except Exception as error:  # noqa: BLE001 - one failing job must not stop the others
+                log.exception("worker %s: %s pass failed", self.worker_id, name)
+                report.errors.append(f"{name}: {type(error).__name__}")
+                continue
+            if name == "timers":
+                report.timers_fired = count
+            elif name == "service tasks":
+                report.jobs_run = count
+            else:
+                report.emails_sent = count
+        return report

@@ -1,0 +1,74 @@
+"""``careplace worker``: APScheduler running the scheduler jobs until SIGTERM, or once with ``--once``."""
+
+import logging
+import os
+import signal
+import socket
+import threading
+from datetime import datetime, timezone
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from scheduler.jobs import SchedulerJobs
+
+log = logging.getLogger(__name__)
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def start_scheduler(services, worker_id: str, *, interval: float, deliver_email: bool = True) -> tuple[BackgroundScheduler, SchedulerJobs]:
+    """Start a background scheduler with the timer, service-task and outbox jobs.
+
+    Timers missed while no worker ran fire on the first pass, which starts
+    at once; each job runs alone (max_instances=1) and late runs coalesce.
+    """
+    jobs = SchedulerJobs(services, worker_id, deliver_email=deliver_email)
+    scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None})
+    scheduler.add_job(jobs.fire_timers, "interval", seconds=interval, id="timers", next_run_time=_now())
+    scheduler.add_job(jobs.run_service_tasks, "interval", seconds=interval, id="service_tasks", next_run_time=_now())
+    scheduler.add_job(jobs.deliver_outbox, "interval", seconds=max(interval, 10), id="outbox", next_run_time=_now())
+    scheduler.start()
+    log.info("worker %s started (every %ss)", worker_id, interval)
+    return scheduler, jobs
+
+
+def wake(scheduler: BackgroundScheduler) -> None:
+    """Bring the service-task job forward, after a request made new work."""
+    job = scheduler.get_job("service_tasks")
+    if job is not None:
+        job.modify(next_run_time=_now())
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def run_worker(services, *, once: bool = False, worker_id: str | None = None) -> int:
+    worker_id = worker_id or default_worker_id()
+    if once:
+        jobs = SchedulerJobs(services, worker_id)
+        try:
+            report = jobs.run_pass()
+        finally:
+            jobs.close()
+        print(f"timers fired: {report.timers_fired}, service tasks run: {report.jobs_run}, emails sent: {report.emails_sent}")
+        return 1 if report.errors else 0
+
+    stop = threading.Event()
+
+    def request_stop(signum, _frame):
+        log.info("worker %s received signal %s; stopping", worker_id, signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    scheduler, jobs = start_scheduler(services, worker_id, interval=services.settings.worker_interval)
+    try:
+        stop.wait()
+    finally:
+        scheduler.shutdown(wait=True)
+        jobs.close()
+        log.info("worker %s stopped", worker_id)
+    return 0
