@@ -29,7 +29,7 @@ from engine.lint import lint_documents
 from engine.models import AuditEvent, HumanTask, Instance, MessageWait, ProcessVersion, TaskCandidate
 from engine.serializer import new_workflow, spec_from_json
 from engine.steps import advance
-from engine.store import Loaded, find_task, load, save, waiting_message_tasks
+from engine.store import Loaded, find_task, load, message_definitions, save, waiting_message_tasks
 
 log = logging.getLogger(__name__)
 
@@ -333,8 +333,10 @@ class Engine:
 
         for instance_id in targets:
             loaded = load(session, instance_id, lock=True)
-            tasks = [task for task in waiting_message_tasks(loaded.workflow) if task.task_spec.event_definition.name == name]
-            definition = tasks[0].task_spec.event_definition
+            definitions = [
+                definition for task in waiting_message_tasks(loaded.workflow) for definition in message_definitions(task) if definition.name == name
+            ]
+            definition = definitions[0]
             try:
                 loaded.workflow.send_event(BpmnEvent(definition, {"payload": payload, "result_var": None}))
             except WorkflowException as error:

@@ -8,6 +8,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.exceptions import TaskNotFoundException
@@ -74,8 +75,7 @@ def next_timer_due(workflow: BpmnWorkflow) -> datetime | None:
     """Return the earliest due time of the workflow's waiting timers, or None."""
     due_times = []
     for task in workflow.get_tasks(state=TaskState.WAITING):
-        definition = getattr(task.task_spec, "event_definition", None)
-        if not isinstance(definition, TimerEventDefinition):
+        if not any(isinstance(definition, TimerEventDefinition) for definition in _event_definitions(task.task_spec)):
             continue
         value = task.internal_data.get("event_value")
         if isinstance(value, dict):
@@ -205,27 +205,36 @@ def _sync_jobs(session: Session, row: Instance, workflow: BpmnWorkflow, now: dat
         )
 
 
+def _event_definitions(task_spec) -> list:
+    """Return a catching spec's event definitions; an event-based gateway keeps those of all its events in one."""
+    definition = getattr(task_spec, "event_definition", None)
+    if isinstance(definition, MultipleEventDefinition):
+        return list(definition.event_definitions)
+    return [definition] if definition is not None else []
+
+
+def message_definitions(task) -> list[MessageEventDefinition]:
+    """Return the message definitions a waiting task can catch (several for an event-based gateway)."""
+    return [definition for definition in _event_definitions(task.task_spec) if isinstance(definition, MessageEventDefinition)]
+
+
 def waiting_message_tasks(workflow: BpmnWorkflow) -> list:
     """Return the workflow's tasks that wait for a message."""
-    return [
-        task
-        for task in workflow.get_tasks(state=TaskState.WAITING)
-        if isinstance(getattr(task.task_spec, "event_definition", None), MessageEventDefinition)
-    ]
+    return [task for task in workflow.get_tasks(state=TaskState.WAITING) if message_definitions(task)]
 
 
 def _sync_message_waits(session: Session, row: Instance, workflow: BpmnWorkflow) -> None:
     session.execute(sa.delete(MessageWait).where(MessageWait.instance_id == row.id))
     seen = set()
     for task in waiting_message_tasks(workflow):
-        name = task.task_spec.event_definition.name
         keys = [key.strip() for key in (task.task_spec.extensions or {}).get("correlationKeys", "").split(",") if key.strip()]
         correlation = {key: _json_scalar(task.data.get(key)) for key in keys}
-        marker = (name, tuple(sorted(correlation.items())))
-        if marker in seen:
-            continue
-        seen.add(marker)
-        session.add(MessageWait(instance_id=row.id, message_name=name, correlation=correlation))
+        for definition in message_definitions(task):
+            marker = (definition.name, tuple(sorted(correlation.items())))
+            if marker in seen:
+                continue
+            seen.add(marker)
+            session.add(MessageWait(instance_id=row.id, message_name=definition.name, correlation=correlation))
 
 
 def _json_scalar(value):
@@ -234,4 +243,4 @@ def _json_scalar(value):
     return str(value)
 
 
-__all__ = ["Loaded", "load", "save", "next_timer_due", "retry_intervals", "resolve_due_date", "waiting_message_tasks", "find_task"]
+__all__ = ["Loaded", "load", "save", "next_timer_due", "retry_intervals", "resolve_due_date", "waiting_message_tasks", "message_definitions", "find_task"]
