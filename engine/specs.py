@@ -18,7 +18,10 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimerEventDefinition,
 )
 from SpiffWorkflow.bpmn.specs.mixins.bpmn_spec_mixin import BpmnSpecMixin
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
+from SpiffWorkflow.util.task import TaskState
 
 from engine import clock
 from engine.expressions import is_iso_timer_literal
@@ -125,7 +128,34 @@ class ClockCycleTimerEventDefinition(CycleTimerEventDefinition):
     Missed repetitions are not replayed one by one: when the worker was down
     across several due times, the cycle fires once and the next due time
     moves to the first one after now (the repetitions skipped still count).
+
+    Only a non-interrupting boundary event or a start event repeats. On an
+    intermediate catch event, an event-based gateway or an interrupting
+    boundary event one token passes, so the cycle fires once, at its first
+    due time. SpiffWorkflow 3.2.0 alone would add a token at every
+    repetition there and never interrupt the activity.
     """
+
+    def has_fired(self, my_task):
+        if _repeats(my_task.task_spec):
+            return super().has_fired(my_task)
+
+        event_value = my_task._get_internal_data("event_value")
+        if event_value is None:
+            repetitions, first, interval = parse_cycle(_timer_expression(my_task, self.expression), clock.now())
+            event_value = {"cycles": repetitions, "next": first.isoformat(), "duration": interval.total_seconds()}
+            my_task._set_internal_data(event_value=event_value)
+        if not my_task._get_internal_data("event_fired", False) and _due_reached(datetime.fromisoformat(event_value["next"])):
+            my_task._set_internal_data(event_fired=True)
+            # A cycle event's outputs are never predicted, so add them as the base class does when a cycle fires.
+            for output in my_task.task_spec.outputs:
+                child = my_task._add_child(output, TaskState.FUTURE)
+                child.task_spec._predict(child, mask=TaskState.NOT_FINISHED_MASK)
+        return my_task._get_internal_data("event_fired", False)
+
+    def update_task(self, my_task):
+        if _repeats(my_task.task_spec):
+            super().update_task(my_task)
 
     def cycle_complete(self, my_task):
         event_value = my_task._get_internal_data("event_value")
@@ -151,6 +181,10 @@ class ClockCycleTimerEventDefinition(CycleTimerEventDefinition):
 
         my_task._set_internal_data(event_value=event_value)
         return ready
+
+
+def _repeats(task_spec) -> bool:
+    return isinstance(task_spec, StartEvent) or (isinstance(task_spec, BoundaryEvent) and not task_spec.cancel_activity)
 
 
 class PayloadMessageEventDefinition(MessageEventDefinition):
