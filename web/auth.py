@@ -1,0 +1,122 @@
+"""Login and logout against the care users table, each attempt written to the audit log."""
+
+import logging
+
+import sqlalchemy as sa
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from werkzeug.security import check_password_hash
+
+from care.models.people import User
+from engine import audit, clock
+from handlers.notifications import unread_count
+from web.access import ADMIN, ANALYST, CARE_MANAGER, PROVIDER_SERVICES, PROVIDER_USER, LoginUser, safe_local_path, services
+from web.extensions import login_manager
+from web.forms import ActionForm, LoginForm
+
+log = logging.getLogger(__name__)
+
+blueprint = Blueprint("auth", __name__)
+
+login_manager.login_view = "auth.login"
+login_manager.login_message = "Log in to see this page."
+login_manager.login_message_category = "info"
+login_manager.session_protection = "strong"
+
+# A hash that check_password_hash can compare against when the email is unknown, so the
+# response time does not reveal which email addresses have accounts.
+_UNKNOWN_USER_HASH = "scrypt:32768:8:1$careplace$" + "0" * 128
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> LoginUser | None:
+    if not user_id.isdigit():
+        return None
+
+    with services().session_factory() as db:
+        user = db.get(User, int(user_id))
+        if user is None or not user.is_active:
+            return None
+        return LoginUser.from_model(user)
+
+
+def _find_user(email: str) -> User | None:
+    with services().session_factory() as db:
+        return db.scalar(sa.select(User).where(sa.func.lower(User.email) == email.strip().lower()))
+
+
+def _audit(kind: str, actor: str, **detail) -> None:
+    with services().session_factory.begin() as db:
+        audit.record(db, kind, actor, **detail)
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("auth.home"))
+
+    form = LoginForm()
+    failed = False
+    if form.validate_on_submit():
+        user = _find_user(form.email.data)
+        password_hash = user.password_hash if user is not None and user.password_hash else _UNKNOWN_USER_HASH
+        password_ok = check_password_hash(password_hash, form.password.data)
+        if user is not None and user.password_hash and user.is_active and password_ok:
+            next_page = safe_local_path(request.args.get("next"))
+            session.clear()
+            login_user(LoginUser.from_model(user))
+            with services().session_factory.begin() as db:
+                db.get(User, user.id).last_login_at = clock.now()
+                audit.record(db, "user.login", str(user.id), role=user.role)
+            log.info("user %s logged in", user.id)
+            return redirect(next_page or url_for("auth.home"))
+
+        failed = True
+        _audit("user.login_failed", str(user.id) if user is not None else "anonymous", known_user=user is not None)
+        log.warning("failed login for %s", f"user {user.id}" if user is not None else "an unknown email address")
+
+    status = 401 if failed else 200
+    return render_template("auth/login.html", form=form, failed=failed), status
+
+
+@blueprint.post("/logout")
+@login_required
+def logout():
+    form = ActionForm()
+    if not form.validate_on_submit():
+        return redirect(url_for("auth.home"))
+
+    user_id = current_user.id
+    logout_user()
+    session.clear()
+    _audit("user.logout", str(user_id))
+    log.info("user %s logged out", user_id)
+    flash("You have logged out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+HOME_BY_ROLE = {
+    PROVIDER_USER: "provider.enquiries",
+    CARE_MANAGER: "staff.enquiries",
+    PROVIDER_SERVICES: "staff.providers",
+    ANALYST: "admin.versions",
+    ADMIN: "admin.instances",
+}
+
+
+@blueprint.get("/")
+@login_required
+def home():
+    return redirect(url_for(HOME_BY_ROLE.get(current_user.role, "tasks.task_list")))
+
+
+def navigation_context() -> dict:
+    """Template values for the navigation: the logout form and, for provider users, the unread notification count."""
+    if not current_user.is_authenticated:
+        return {}
+
+    unread = None
+    if current_user.role == PROVIDER_USER:
+        with services().session_factory() as db:
+            unread = unread_count(db, user_id=current_user.id, provider_id=current_user.provider_id)
+    return {"logout_form": ActionForm(), "unread_notifications": unread}
