@@ -13,7 +13,6 @@ from careplace.output import print_rows, to_jsonable
 from careplace.wiring import build_services
 from engine.errors import DiagramError, EngineError, FormValidationError
 from engine.jobs import cancel_incident, list_incidents, retry_incident
-from engine.lint import lint_documents
 from engine.runtime import Actor
 
 log = logging.getLogger(__name__)
@@ -46,8 +45,8 @@ def _actor(args) -> Actor:
     return Actor(args.user, groups, is_admin=args.admin)
 
 
-def cmd_lint(args, _services) -> int:
-    problems = lint_documents(_read_documents(args.files), _services.registry if _services else None)
+def cmd_lint(args, services) -> int:
+    problems = services.engine.lint(_read_documents(args.files))
     for problem in problems:
         print(problem)
     return 1 if any(problem.severity == "error" for problem in problems) else 0
@@ -237,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"careplace: {error}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("careplace.db").setLevel(logging.WARNING)
     services = None
     if args.needs_services:
         if settings.database_url.startswith("sqlite") or args.command == "db-upgrade":

@@ -1,5 +1,6 @@
 """A restricted script environment for conditions, input mappings and script tasks (RestrictedPython)."""
 
+import ast
 import builtins
 import datetime as dt
 import decimal
@@ -75,7 +76,10 @@ _RESERVED = set(_BASE_GLOBALS)
 def compile_expression(expression: str):
     """Compile one expression under RestrictedPython's rules; raise ScriptError when it breaks them."""
     source = to_python(expression)
-    result = compile_restricted_eval(source, "<expression>")
+    try:
+        result = compile_restricted_eval(source, "<expression>")
+    except (RecursionError, MemoryError) as error:
+        raise ScriptError(f"expression of {len(expression)} characters is nested too deeply to compile; simplify it") from error
     if result.errors:
         raise ScriptError(f"expression {expression!r} is not allowed: {'; '.join(result.errors)}")
 
@@ -85,9 +89,18 @@ def compile_expression(expression: str):
 @functools.lru_cache(maxsize=1024)
 def compile_script(script: str):
     """Compile a script task's body under RestrictedPython's rules; raise ScriptError when it breaks them."""
-    result = compile_restricted_exec(script, "<script>")
+    try:
+        tree = ast.parse(script, "<script>")
+        result = compile_restricted_exec(tree, "<script>")
+    except SyntaxError as error:
+        raise ScriptError(f"script has a syntax error on line {error.lineno}: {error.msg}") from error
+    except (RecursionError, MemoryError) as error:
+        raise ScriptError("script is nested too deeply to compile; simplify it") from error
     if result.errors:
         raise ScriptError(f"script is not allowed: {'; '.join(result.errors)}")
+    imports = [node.lineno for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))]
+    if imports:
+        raise ScriptError(f"script imports a module on line {imports[0]}; imports are not allowed in scripts")
 
     return result.code
 

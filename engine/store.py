@@ -48,7 +48,15 @@ def load(session: Session, instance_id: str, *, lock: bool = False) -> Loaded:
 
 
 def status_of(workflow: BpmnWorkflow) -> str:
+    """Return running, completed or error.
+
+    SpiffWorkflow's task iterator stops 1,000 tasks deep, so a long loop can
+    make ``is_completed`` true while a task is still unfinished: that is
+    reported as an error, never as completed.
+    """
     if workflow.is_completed():
+        if any(not task.has_state(TaskState.FINISHED_MASK) for task in workflow.tasks.values()):
+            return "error"
         return "completed"
     if workflow.get_tasks(state=TaskState.ERROR):
         return "error"
