@@ -146,6 +146,11 @@ class ServiceTaskParser(_CamundaAttributesMixin, CamundaTaskParser):
 class _EventDefinitionMixin:
     """Builds clock-aware timers and payload-merging messages."""
 
+    def parse_extensions(self, node=None):
+        """Read ``camunda:properties`` into the spec's extensions, such as ``correlationKeys`` on a message catch event."""
+        properties = self._xpath(node if node is not None else self.node, "./bpmn:extensionElements/camunda:properties/camunda:property")
+        return {item.get("name"): item.get("value") for item in properties}
+
     def parse_timer_event(self, event):
         name = self.node.get("name", self.node.get("id"))
         description = self.get_event_description(event)
