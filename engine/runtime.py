@@ -329,7 +329,8 @@ class Engine:
                 raise MessageNotDeliveredError(name, business_key, correlation)
             instance_id = self._start(session, process_id, business_key, {**payload, **correlation}, actor)
             audit.record(session, "message.started", actor, instance_id=instance_id, message=name)
-            return [instance_id]
+            # The new instance waits at its message start event until it receives the message below.
+            targets = [instance_id]
 
         for instance_id in targets:
             loaded = load(session, instance_id, lock=True)
