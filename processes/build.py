@@ -1,0 +1,27 @@
+"""Write the first layout of every diagram in processes/ (run once: ``python -m processes.build``).
+
+This script was used once to produce the first version of each .bpmn file.
+The files are now the source of truth: analysts change them in Camunda
+Modeler, and running this script again would overwrite their edits.
+"""
+
+import sys
+from pathlib import Path
+
+from processes.build_onboarding import provider_onboarding
+
+DIAGRAMS = {
+    "provider_onboarding.bpmn": provider_onboarding,
+}
+
+
+def main(names: list[str]) -> None:
+    """Write the named diagrams (all when none are named) next to this file."""
+    folder = Path(__file__).parent
+    for file_name in names or DIAGRAMS:
+        (folder / file_name).write_text(DIAGRAMS[file_name]().to_xml(), encoding="utf-8")
+        print(f"wrote {file_name}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
