@@ -108,7 +108,7 @@ def instance(instance_id: str):
     return render_template(
         "admin/instance.html",
         instance=record,
-        variables=json.dumps(variables, indent=2, sort_keys=True, default=str),
+        variables=json.dumps(variables, indent=2, sort_keys=True, default=str, ensure_ascii=False),
         elements=engine.instance_elements(instance_id),
         history=engine.history(instance_id),
     )
