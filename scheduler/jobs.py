@@ -48,7 +48,7 @@ class SchedulerJobs:
         if not self.deliver_email or not self.services.handler_settings.smtp_host:
             return 0
         report = deliver_outbox(self.services.session_factory, self.services.handler_settings)
-        return getattr(report, "sent", 0)
+        return len(report.sent)
 
     def run_pass(self) -> PassReport:
         """Run every job once: timers first, then the service tasks they made ready, then email."""
