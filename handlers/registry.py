@@ -1,24 +1,13 @@
 """The handler registry: every handler module registers its topics, and the topic reference is rendered from it."""
 
-import importlib
 import sys
 
-import handlers.charity_commission
-import handlers.companies_house
-import handlers.cqc
-import handlers.paypal
 from engine.handler_api import HandlerRegistry, TopicSpec
+from handlers import care_topics, charity_commission, companies_house, cqc, email, notifications, paypal
 from handlers.config import HandlerSettings
 
-# TODO: add "handlers.email" and "handlers.notifications" here and to the imports above
-# once their register(registry, settings) functions are final.
-HANDLER_MODULES = (
-    "handlers.cqc",
-    "handlers.companies_house",
-    "handlers.charity_commission",
-    "handlers.paypal",
-    "handlers.care_topics",
-)
+# Each module has a register(registry, settings) function that adds its topics.
+HANDLER_MODULES = (cqc, companies_house, charity_commission, paypal, email, notifications, care_topics)
 
 
 def build_registry(settings: HandlerSettings) -> HandlerRegistry:
@@ -28,8 +17,8 @@ def build_registry(settings: HandlerSettings) -> HandlerRegistry:
     with unset settings. A handler whose service is unset fails when it runs.
     """
     registry = HandlerRegistry()
-    for name in HANDLER_MODULES:
-        importlib.import_module(name).register(registry, settings)
+    for module in HANDLER_MODULES:
+        module.register(registry, settings)
 
     return registry
 
