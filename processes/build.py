@@ -8,10 +8,13 @@ Modeler, and running this script again would overwrite their edits.
 import sys
 from pathlib import Path
 
+from processes.build_enquiry import enquiry, enquiry_recipient
 from processes.build_onboarding import provider_onboarding
 
 DIAGRAMS = {
     "provider_onboarding.bpmn": provider_onboarding,
+    "enquiry.bpmn": enquiry,
+    "enquiry_recipient.bpmn": enquiry_recipient,
 }
 
 

@@ -273,7 +273,7 @@ def provider_onboarding() -> Diagram:
         "Set provider live",
         24.5,
         "care.provider.go_live",
-        inputs=[("provider_id", "${provider_id}"), ("workshop_attended", "${workshop_attended}"), ("workshop_start", "${workshop_start}")],
+        # No input parameters: the handler reads the optional workshop_attended from the task data.
     )
     _email(d, "send_go_live", "Email go-live confirmation", 25.5, "go_live", {"provider_name": "${provider_name}", "live_from": "${live_from}"})
     d.end("live", "Provider live", "system", 26.5)
@@ -283,7 +283,7 @@ def provider_onboarding() -> Diagram:
         24.5,
         "care.provider.reject",
         lane="provider_services",
-        inputs=[("provider_id", "${provider_id}"), ("reason", "${final_reason or 'Rejected at final review'}")],
+        # No input parameters: the optional final_reason is read from the task data.
     )
     d.end("rejected_at_review", "Provider rejected", "provider_services", 25.5)
 
