@@ -233,8 +233,16 @@ class Engine:
                 return
             if task.assignee is not None:
                 raise ConflictError(f"task {task_id} is already claimed by {task.assignee}")
-            task.assignee = actor.user
-            task.claimed_at = clock.now()
+
+            # Claim only if the row is still open and unclaimed, so of two concurrent claims exactly one updates it.
+            claimed = session.execute(
+                sa.update(HumanTask)
+                .where(HumanTask.id == task_id, HumanTask.status == "open", HumanTask.assignee.is_(None))
+                .values(assignee=actor.user, claimed_at=clock.now())
+                .execution_options(synchronize_session=False)
+            )
+            if claimed.rowcount != 1:
+                raise ConflictError(f"task {task_id} was claimed or completed by someone else at the same time; reload the task list")
             audit.record(session, "task.claimed", actor.user, instance_id=task.instance_id, task_id=task_id)
 
     def release(self, task_id: str, actor: Actor) -> None:
