@@ -84,6 +84,8 @@ def _validate_period(session: Session, period_start: date, period_end: date) -> 
             f"the period crosses 31 March: end it on 31 March {period_end.year} and start another run on 1 April",
         )
 
+    # NOTE: two sessions that create overlapping runs at the same moment both pass this check,
+    # so run creation must be serialised by its caller (one scheduler job at a time).
     overlapping = session.scalar(
         sa.select(PaymentRun.id).where(PaymentRun.period_start <= period_end, PaymentRun.period_end >= period_start).limit(1)
     )
