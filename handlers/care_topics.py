@@ -36,7 +36,7 @@ def as_date(value: Any) -> date | None:
 
 
 def register(registry: HandlerRegistry, settings: object) -> None:
-    """Register every ``care.*`` topic; ``settings`` gives the public base URL for the emails some topics queue."""
+    """Register every ``care.*`` topic; ``settings`` is unused and kept for the uniform register signature."""
     register_provider_topics(registry)
     register_enquiry_topics(registry)
 
@@ -155,7 +155,7 @@ def recipient_key(enquiry_reference: str, provider_id: int) -> str:
 
 
 def completed_by_user_id(context: HandlerContext, element_id: str) -> int:
-    """Return the user id of whoever completed the latest ``element_id`` task of this instance."""
+    """Return the id of the user who completed the latest ``element_id`` task of this instance."""
     user = context.session.scalar(
         sa.select(HumanTask.completed_by)
         .where(HumanTask.instance_id == context.instance_id, HumanTask.element_id == element_id, HumanTask.status == "completed")

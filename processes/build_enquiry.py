@@ -9,7 +9,7 @@ LANES = [
     ("system", "System"),
 ]
 PROVIDER_GROUP = "${'provider-' + str(provider_id)}"
-# The team mailbox that receives escalations; analysts change it here in the Modeler.
+# The team mailbox that receives escalations, written as a constant "to" input so analysts can change it in the Modeler.
 TEAM_MAILBOX = "providerservices@council.example"
 
 
