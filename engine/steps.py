@@ -25,6 +25,8 @@ def advance(session: Session, loaded: Loaded, actor: str) -> bool:
     except (SpiffWorkflowException, ScriptError) as error:
         element_id = _element_of(error)
         message = _describe(error)
+        # The incident has no ORM relationship to the instance, so insert a new instance row first or its foreign key fails.
+        session.flush()
         session.add(
             Incident(
                 instance_id=loaded.row.id,
