@@ -27,20 +27,21 @@ def advance(session: Session, loaded: Loaded, actor: str) -> bool:
         message = _describe(error)
         # The incident has no ORM relationship to the instance, so insert a new instance row first or its foreign key fails.
         session.flush()
-        session.add(
-            Incident(
-                instance_id=loaded.row.id,
-                task_id=_task_id_of(error),
-                element_id=element_id,
-                topic=None,
-                error=message,
-                attempts=1,
-                status="open",
-                created_at=clock.now(),
-            )
+        incident = Incident(
+            instance_id=loaded.row.id,
+            task_id=_task_id_of(error),
+            element_id=element_id,
+            topic=None,
+            error=message,
+            attempts=1,
+            status="open",
+            created_at=clock.now(),
         )
+        session.add(incident)
+        session.flush()
         loaded.row.error = message
-        audit.record(session, "incident.opened", actor, instance_id=loaded.row.id, element_id=element_id, error=message)
+        # The message can quote task data (a failed int() shows its argument), so the audit event names the incident instead.
+        audit.record(session, "incident.opened", actor, instance_id=loaded.row.id, element_id=element_id, incident_id=incident.id)
         log.warning("instance %s failed at %s: %s", loaded.row.id, element_id, type(error).__name__)
         return False
 
