@@ -62,12 +62,12 @@ class LoginUser:
 def actor_for(user: LoginUser) -> Actor:
     """Return the engine actor for a user: the user id as a string, and groups from the role.
 
-    A provider user's only group is ``provider:<provider id>``, so a task offered
+    A provider user's only group is ``provider-<provider id>``, so a task offered
     to the provider-user role as a whole never reaches every provider; diagrams
-    offer provider tasks to ``provider:${provider_id}`` or assign them to a user id.
+    offer provider tasks to ``${'provider-' + str(provider_id)}`` or assign them to a user id.
     """
     if user.role == PROVIDER_USER:
-        groups = frozenset({f"provider:{user.provider_id}"})
+        groups = frozenset({f"provider-{user.provider_id}"})
     else:
         groups = frozenset({user.role})
 
