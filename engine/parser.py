@@ -17,6 +17,7 @@ from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, CamundaTask
 from SpiffWorkflow.bpmn.specs.defaults import BoundaryEvent, EndEvent, IntermediateCatchEvent, IntermediateThrowEvent, StartEvent
 from SpiffWorkflow.camunda.specs.user_task import Form, FormField, UserTask
 from SpiffWorkflow.bpmn.parser.util import one
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
 
 from engine.specs import (
     CAMUNDA_KEY,
@@ -150,6 +151,20 @@ class _EventDefinitionMixin:
         """Read ``camunda:properties`` into the spec's extensions, such as ``correlationKeys`` on a message catch event."""
         properties = self._xpath(node if node is not None else self.node, "./bpmn:extensionElements/camunda:properties/camunda:property")
         return {item.get("name"): item.get("value") for item in properties}
+
+    def parse_error_event(self, error_event):
+        """Resolve ``errorRef`` in the event's own file first.
+
+        SpiffWorkflow keeps one error table for every file a parser has read,
+        so when two files deployed together reuse an error id (a diagram
+        copied from another), both would get the errorCode of the file read last.
+        """
+        error_ref = error_event.get("errorRef")
+        root = self.node.getroottree().getroot()
+        local = first(root.xpath(".//bpmn:error[@id=$ref]", namespaces=self.nsmap, ref=error_ref)) if error_ref else None
+        if local is None:
+            return super().parse_error_event(error_event)
+        return ErrorEventDefinition(local.get("name"), local.get("errorCode"), description=self.get_event_description(error_event))
 
     def parse_timer_event(self, event):
         name = self.node.get("name", self.node.get("id"))
