@@ -100,7 +100,7 @@ def compile_script(script: str):
         raise ScriptError(f"script is not allowed: {'; '.join(result.errors)}")
     imports = [node.lineno for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))]
     if imports:
-        raise ScriptError(f"script imports a module on line {imports[0]}; imports are not allowed in scripts")
+        raise ScriptError(f"script imports a module on line {imports[0]}; scripts cannot import, so use the names provided (Decimal, date, datetime, timedelta, math)")
 
     return result.code
 
