@@ -1,5 +1,7 @@
 """The long-running commands: ``worker``, ``serve`` and ``demo``."""
 
+from careplace.demo import add_arguments as add_demo_arguments
+from careplace.demo import run_demo
 from careplace.serve import run_serve
 from scheduler.worker import run_worker
 
@@ -14,6 +16,9 @@ def add_commands(add) -> None:
     serve.add_argument("--demo", action="store_true", help="deploy the diagrams, create demo accounts (passwords printed at start) and seed demo data")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=5000, help="TCP port to listen on (default 5000)")
+    demo = add("demo", cmd_demo, "run the whole provider journey headless against the simulators and check every stage", needs_services=False)
+    demo.set_defaults(embedded_command=True)
+    add_demo_arguments(demo)
 
 
 def cmd_worker(args, services) -> int:
@@ -22,3 +27,7 @@ def cmd_worker(args, services) -> int:
 
 def cmd_serve(args, _services) -> int:
     return run_serve(args)
+
+
+def cmd_demo(args, _services) -> int:
+    return run_demo(args)

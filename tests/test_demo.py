@@ -1,0 +1,91 @@
+"""``careplace demo`` run in-process: the whole journey passes its checks, and a failed check exits 1 naming its stage."""
+
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+import careplace.demo
+from careplace.cli import main
+from careplace.demo_payments import ExpectedPayment
+from engine.errors import ConflictError
+
+pytestmark = pytest.mark.slow
+
+
+def run_demo(capsys, *argv: str) -> tuple[int, str]:
+    code = main(["demo", *argv])
+    return code, capsys.readouterr().out
+
+
+def test_demo_whole_journey_passes(capsys):
+    code, out = run_demo(capsys)
+
+    assert code == 0, out
+    assert re.search(r"All \d+ checks passed; 18 emails reached the SMTP sink\.", out)
+    assert "Mon 04 Jan 2027 09:30  provider services  recorded a call from Brightwater Home Care Ltd to the contact centre" in out
+    assert "CQC check passed (Registered) and Companies House check passed (active) on the simulators" in out
+    assert "to office@brightwater.example: Brightwater Home Care Ltd is now live on Care Place" in out
+    assert "Meadowlark         declined: no carers free in ZZ1 until April" in out
+    assert re.search(r"to office@kestrel\.example: Reminder: please respond to enquiry ENQ-\S+ by Monday 8 February 2027", out)
+    assert re.search(r"to providerservices@council\.example: Escalation: no response from Kestrel Homecare Ltd", out)
+    assert re.search(r"to office@brightwater\.example: Enquiry ENQ-\S+: you have been provisionally selected", out)
+    assert re.search(r"to office@meadowlark\.example: Enquiry ENQ-\S+: another provider was selected", out)
+    assert re.search(r"to office@brightwater\.example: Enquiry ENQ-\S+: care package confirmed from Monday 1 March 2027", out)
+    assert re.search(r"suspended from Friday 26 March 2027", out)
+    assert re.search(r"resumes on Tuesday 6 April 2027", out)
+    assert "to office@brightwater.example: Payment of £694.40 on Thursday 1 April 2027" in out
+    assert "recoup of £134.40 opened against Brightwater Home Care Ltd" in out
+    assert "to office@brightwater.example: Payment of £425.60 on Monday 3 May 2027" in out
+    assert re.search(r"recoup \d+ settled by offset in payment \d+", out)
+
+
+def test_demo_service_user_details_not_printed(capsys):
+    code, out = run_demo(capsys)
+
+    assert code == 0, out
+    assert "SU-DEMO-0001" in out
+    assert "Demo Person" not in out
+
+
+def test_demo_failed_check_exits_1(capsys, monkeypatch):
+    wrong = ExpectedPayment(gross=Decimal("700.00"), recouped=Decimal("0.00"), amount=Decimal("700.00"))
+    monkeypatch.setattr(careplace.demo, "MARCH_PAYMENT", wrong)
+
+    code, out = run_demo(capsys, "--keep")
+
+    assert code == 1
+    assert "CHECK FAILED in stage 'Stage 7: payment run for March': gross, recouped and paid amounts" in out
+    assert "All " not in out
+    kept_match = re.search(r"The demo database is kept at (\S+)", out)
+    assert kept_match is not None
+    path = Path(kept_match.group(1))
+    assert path.is_file()
+    for file in path.parent.iterdir():
+        file.unlink()
+    path.parent.rmdir()
+
+
+def test_demo_engine_error_exits_1(capsys, monkeypatch):
+    def conflict(_demo):
+        raise ConflictError("task 1 was completed by someone else at the same time; reload it")
+
+    monkeypatch.setattr(careplace.demo.demo_onboarding, "onboard_provider", conflict)
+
+    code, out = run_demo(capsys)
+
+    assert code == 1
+    assert "STAGE FAILED: 'Set-up' raised ConflictError: task 1 was completed by someone else" in out
+
+
+def test_demo_database_not_empty_exits_1(capsys, tmp_path):
+    url = f"sqlite:///{tmp_path / 'used.db'}"
+    first, _out = run_demo(capsys, "--database-url", url)
+
+    code, out = run_demo(capsys, "--database-url", url)
+
+    assert first == 0
+    assert code == 1
+    assert "CHECK FAILED in stage 'set-up': the demo database starts empty" in out
+    assert (tmp_path / "used.db").is_file()
