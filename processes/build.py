@@ -8,6 +8,7 @@ Modeler, and running this script again would overwrite their edits.
 import sys
 from pathlib import Path
 
+from processes.build_care_package import care_package
 from processes.build_enquiry import enquiry, enquiry_recipient
 from processes.build_onboarding import provider_onboarding
 
@@ -15,6 +16,7 @@ DIAGRAMS = {
     "provider_onboarding.bpmn": provider_onboarding,
     "enquiry.bpmn": enquiry,
     "enquiry_recipient.bpmn": enquiry_recipient,
+    "care_package.bpmn": care_package,
 }
 
 
