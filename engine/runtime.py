@@ -144,10 +144,9 @@ class Engine:
         with self.session_factory() as session:
             workflow = load(session, instance_id).workflow
         states = {"completed": TaskState.COMPLETED, "active": TaskState.READY, "waiting": TaskState.WAITING, "error": TaskState.ERROR}
-        return {
-            name: sorted({task.task_spec.bpmn_id for task in workflow.get_tasks(state=state) if getattr(task.task_spec, "bpmn_id", None)})
-            for name, state in states.items()
-        }
+        # One unfiltered walk: a state-filtered get_tasks skips the tasks below a WAITING task (SpiffWorkflow 3.2.0).
+        tasks = [task for task in workflow.get_tasks() if getattr(task.task_spec, "bpmn_id", None)]
+        return {name: sorted({task.task_spec.bpmn_id for task in tasks if task.has_state(state)}) for name, state in states.items()}
 
     def list_instances(self, *, process_id=None, status=None, business_key=None, limit: int = 50, offset: int = 0) -> list[Instance]:
         with self.session_factory() as session:

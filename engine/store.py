@@ -58,7 +58,9 @@ def status_of(workflow: BpmnWorkflow) -> str:
         if any(not task.has_state(TaskState.FINISHED_MASK) for task in workflow.tasks.values()):
             return "error"
         return "completed"
-    if workflow.get_tasks(state=TaskState.ERROR):
+    # Filter here, not with get_tasks(state=ERROR): SpiffWorkflow 3.2.0's filtered iterator does not
+    # descend below a WAITING task, where a repeating timer's branches hang.
+    if any(task.has_state(TaskState.ERROR) for task in workflow.get_tasks()):
         return "error"
     return "running"
 
