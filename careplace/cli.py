@@ -14,6 +14,7 @@ from careplace.wiring import build_services
 from engine.errors import DiagramError, EngineError, FormValidationError
 from engine.jobs import cancel_incident, list_incidents, retry_incident
 from engine.runtime import Actor
+from web.api.cli import add_token_commands
 
 log = logging.getLogger(__name__)
 
@@ -225,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     cancel.add_argument("--reason", required=True)
     add("db-upgrade", cmd_db_upgrade, "create or upgrade the database schema")
     commands_run.add_commands(add)
+    add_token_commands(add)
     return parser
 
 

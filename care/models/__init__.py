@@ -7,6 +7,7 @@ from care.models.packages import Assessment, CarePackage, ChangeRequest, Package
 from care.models.payments import Payment, PaymentLine, PaymentRun, Recoup
 from care.models.people import ServiceUser, User
 from care.models.providers import Provider, ProviderDistrict, ProviderDocument, ProviderStatusChange
+from care.models.service_accounts import ServiceAccount
 
 __all__ = [
     "Assessment",
