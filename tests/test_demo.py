@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import careplace.demo
+import processes
 from careplace.cli import main
 from careplace.demo_payments import ExpectedPayment
 from engine.errors import ConflictError
@@ -26,6 +27,8 @@ def test_demo_whole_journey_passes(capsys):
     assert re.search(r"All \d+ checks passed; 18 emails reached the SMTP sink\.", out)
     assert "Mon 04 Jan 2027 09:30  provider services  recorded a call from Brightwater Home Care Ltd to the contact centre" in out
     assert "CQC check passed (Registered) and Companies House check passed (active) on the simulators" in out
+    assert "deployed provider_onboarding.bpmn, enquiry.bpmn, enquiry_recipient.bpmn, care_package.bpmn" in out
+    assert "(through care_package.bpmn" in out
     assert "to office@brightwater.example: Brightwater Home Care Ltd is now live on Care Place" in out
     assert "Meadowlark         declined: no carers free in ZZ1 until April" in out
     assert re.search(r"to office@kestrel\.example: Reminder: please respond to enquiry ENQ-\S+ by Monday 8 February 2027", out)
@@ -39,14 +42,25 @@ def test_demo_whole_journey_passes(capsys):
     assert "recoup of £134.40 opened against Brightwater Home Care Ltd" in out
     assert "to office@brightwater.example: Payment of £425.60 on Monday 3 May 2027" in out
     assert re.search(r"recoup \d+ settled by offset in payment \d+", out)
+    assert "service user SU-DEMO-0001 lives in ZZ1" in out
+    assert "Demo Person" not in out
 
 
-def test_demo_service_user_details_not_printed(capsys):
+def test_demo_runs_package_stage_without_diagram(capsys, monkeypatch):
+    documents = processes.load_all()
+    documents["care_package.bpmn"] = b"<definitions>not a diagram</definitions>"
+    documents["zz_draft.bpmn"] = b"<definitions>not driven</definitions>"
+    monkeypatch.setattr(careplace.demo.processes, "load_all", lambda: documents)
+
     code, out = run_demo(capsys)
 
     assert code == 0, out
-    assert "SU-DEMO-0001" in out
-    assert "Demo Person" not in out
+    assert re.search(r"analyst\s+care_package\.bpmn failed the linter, so its stage runs without it \(problems found: \d+\)", out)
+    assert "deployed provider_onboarding.bpmn, enquiry.bpmn, enquiry_recipient.bpmn\n" in out
+    assert re.search(r"not driven by the demo yet: .*zz_draft\.bpmn", out)
+    assert "care_package.bpmn is not deployed, so this stage calls the care functions directly" in out
+    assert re.search(r"to office@brightwater\.example: Care package for enquiry ENQ-\S+ suspended from Friday 26 March 2027", out)
+    assert "to office@brightwater.example: Payment of £425.60 on Monday 3 May 2027" in out
 
 
 def test_demo_failed_check_exits_1(capsys, monkeypatch):
