@@ -27,7 +27,7 @@ from handlers.simulators.server import start_simulators
 # The diagrams the demo drives. Each must pass the linter and deploy.
 DRIVEN_DIAGRAMS = ("provider_onboarding.bpmn", "enquiry.bpmn", "enquiry_recipient.bpmn")
 # Diagrams the demo drives when they are present and pass the linter. Without one, its stage calls the care functions directly.
-OPTIONAL_DIAGRAMS = ("care_package.bpmn",)
+OPTIONAL_DIAGRAMS = ("care_package.bpmn", "payment_run.bpmn", "year_end_recoup.bpmn")
 # March: 31 one-hour visits at £22.40. The year-end review takes back the 6 visits from 26 to
 # 31 March, paid before the hospital stay was reported. April: 25 visits from 6 April.
 MARCH_PAYMENT = ExpectedPayment(gross=Decimal("694.40"), recouped=Decimal("0.00"), amount=Decimal("694.40"))

@@ -1,7 +1,7 @@
 """Demo stage 7: payment runs paid through the simulated PayPal, and the year-end recoup offset against the next payment."""
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -19,6 +19,8 @@ from handlers.email import format_long_date, format_money, queue_email
 from handlers.paypal import DEFAULT_EMAIL_MESSAGE, DEFAULT_EMAIL_SUBJECT, PENDING_ITEM_STATUSES, TERMINAL_BATCH_STATUSES, request_id_for
 from handlers.paypal_client import PayoutItem, PayoutStatus, PayPalClient
 
+RUN_DIAGRAM = "payment_run.bpmn"
+RECOUP_DIAGRAM = "year_end_recoup.bpmn"
 RUN_NO_DIAGRAM = "payment_run.bpmn is not deployed, so this stage calls the care functions and the PayPal client directly"
 RECOUP_NO_DIAGRAM = "year_end_recoup.bpmn is not deployed, so this stage calls the care functions directly"
 FINANCIAL_YEAR = "2026-27"
@@ -37,6 +39,9 @@ class ExpectedPayment:
 
 def pay_run(demo: Demo, title: str, when: datetime, period_start: date, period_end: date, expected: ExpectedPayment) -> int:
     """Create a payment run, send it to PayPal as one batch, record each item's result and email the remittance."""
+    if RUN_DIAGRAM in demo.values["deployed"]:
+        return _pay_run_with_diagram(demo, title, when, period_start, period_end, expected)
+
     demo.begin_stage(title, RUN_NO_DIAGRAM)
     demo.at(when)
     with demo.session_factory.begin() as session:
@@ -57,17 +62,50 @@ def pay_run(demo: Demo, title: str, when: datetime, period_start: date, period_e
         _queue_remittance(demo, session, run_id, payment_id, expected.amount)
     demo.settle()
     demo.say("PayPal (simulated)", f"batch {status.payout_batch_id} is {status.batch_status}: {format_money(expected.amount)} to {BRIGHTWATER['paypal_email']}")
+    _check_paid(demo, run_id, payment_id, expected)
+    return payment_id
 
+
+def _pay_run_with_diagram(demo: Demo, title: str, when: datetime, period_start: date, period_end: date, expected: ExpectedPayment) -> int:
+    demo.begin_stage(title, "through payment_run.bpmn")
+    demo.at(when)
+    payload = {"period_start": period_start.isoformat(), "period_end": period_end.isoformat()}
+    instance_ids = demo.engine.send_message("payment_run_requested", payload, actor="demo")
+    demo.check_equal(len(instance_ids), 1, "one payment_run instance started")
+    demo.settle()
+    demo.say("system", f"payment run for {day_text(period_start)} to {day_text(period_end)} {period_end.year} sent to PayPal")
+
+    # The simulated PayPal reports the batch PENDING on the first read, so the diagram waits an hour and reads it again.
+    for _ in range(MAX_POLLS):
+        if demo.engine.get_instance(instance_ids[0]).status != "running":
+            break
+        demo.clock.move_to(clock.now() + timedelta(hours=1, minutes=1))
+        demo.settle()
+    demo.check_status(instance_ids[0], "completed", "payment run")
+
+    run_id = demo.scalar(sa.select(PaymentRun.id).where(PaymentRun.period_start == period_start, PaymentRun.period_end == period_end))
+    payment_ids = list(demo.scalars(sa.select(Payment.id).where(Payment.run_id == run_id)))
+    demo.check_equal(len(payment_ids), 1, f"payments in run {run_id}")
+    payment = demo.get(Payment, payment_ids[0])
+    demo.check_equal(payment.provider_id, demo.ids["brightwater_provider"], f"provider paid by run {run_id}")
+    demo.check_equal((payment.gross_amount, payment.recouped_amount, payment.amount), (expected.gross, expected.recouped, expected.amount), "gross, recouped and paid amounts")
+    demo.say("PayPal (simulated)", f"batch {demo.get(PaymentRun, run_id).paypal_batch_id} paid {format_money(expected.amount)} to {BRIGHTWATER['paypal_email']}")
+    _check_paid(demo, run_id, payment.id, expected)
+    return payment.id
+
+
+def _check_paid(demo: Demo, run_id: int, payment_id: int, expected: ExpectedPayment) -> None:
     demo.check_equal(demo.get(PaymentRun, run_id).status, "paid", f"payment run {run_id} status")
     demo.check_equal(demo.get(Payment, payment_id).status, "paid", f"payment {payment_id} status")
-    ledger = demo.simulators.state.paypal.ledger_for(str(run_id))
+    batch_id = demo.get(PaymentRun, run_id).paypal_batch_id
+    with demo.simulators.state.lock:
+        ledger = [dict(entry) for entry in demo.simulators.state.paypal.ledger if entry["payout_batch_id"] == batch_id]
     demo.check_equal(
         [(entry["receiver"], entry["amount"], entry["currency"]) for entry in ledger],
         [(BRIGHTWATER["paypal_email"], f"{expected.amount:.2f}", "GBP")],
-        f"PayPal ledger of batch {run_id}",
+        f"PayPal ledger of batch {batch_id} (payment run {run_id})",
     )
     demo.check_email(BRIGHTWATER["contact_email"], f"Payment of {format_money(expected.amount)} on {format_long_date(clock.now())}")
-    return payment_id
 
 
 def _send_to_paypal(demo: Demo, run_id: int, payments) -> PayoutStatus:
@@ -97,7 +135,7 @@ def _send_to_paypal(demo: Demo, run_id: int, payments) -> PayoutStatus:
 
 
 def _queue_remittance(demo: Demo, session, run_id: int, payment_id: int, amount: Decimal) -> None:
-    # NOTE: payment_run.bpmn is meant to send the remittance. Until it is deployed, the demo writes it to the outbox.
+    # This is the remittance payment_run.bpmn sends, written by the demo when that diagram is not deployed.
     queue_email(
         session,
         to=provider_contact_email(session, demo.ids["brightwater_provider"]),
@@ -111,12 +149,23 @@ def _queue_remittance(demo: Demo, session, run_id: int, payment_id: int, amount:
 
 def year_end_review(demo: Demo, expected_recoup: Decimal) -> None:
     """Review the financial year: the late-reported hospital stay makes the March payment an overpayment."""
-    demo.begin_stage(f"Stage 7: year-end review {FINANCIAL_YEAR}", RECOUP_NO_DIAGRAM)
+    with_diagram = RECOUP_DIAGRAM in demo.values["deployed"]
+    demo.begin_stage(f"Stage 7: year-end review {FINANCIAL_YEAR}", "through year_end_recoup.bpmn" if with_diagram else RECOUP_NO_DIAGRAM)
     demo.at(london(2027, 4, 7, 9, 0))
-    with demo.session_factory.begin() as session:
-        result = review_financial_year(session, FINANCIAL_YEAR)
-        recoups = [(recoup.id, recoup.package_id, recoup.amount, recoup.status) for recoup in result.recoups]
-        underpaid = dict(result.underpaid)
+    if with_diagram:
+        instance_ids = demo.engine.send_message("year_end_review_requested", {"financial_year": FINANCIAL_YEAR}, actor="demo")
+        demo.settle()
+        demo.check_equal(len(instance_ids), 1, "one year_end_recoup instance started")
+        demo.check_status(instance_ids[0], "completed", "year-end review")
+        with demo.session_factory() as session:
+            rows = session.scalars(sa.select(Recoup).where(Recoup.financial_year == FINANCIAL_YEAR).order_by(Recoup.id))
+            recoups = [(recoup.id, recoup.package_id, recoup.amount, recoup.status) for recoup in rows]
+        underpaid = {}
+    else:
+        with demo.session_factory.begin() as session:
+            result = review_financial_year(session, FINANCIAL_YEAR)
+            recoups = [(recoup.id, recoup.package_id, recoup.amount, recoup.status) for recoup in result.recoups]
+            underpaid = dict(result.underpaid)
     demo.say("system", f"year-end review {FINANCIAL_YEAR}: visits from {day_text(ADMITTED_ON)} were paid while the service user was in hospital")
     demo.check_equal(underpaid, {}, "underpaid packages")
     demo.check_equal([(package_id, amount, status) for _id, package_id, amount, status in recoups], [(demo.ids["package"], expected_recoup, "open")], "recoups created")

@@ -236,6 +236,10 @@ class Demo:
         with self.session_factory() as session:
             return session.scalar(query)
 
+    def scalars(self, query) -> list:
+        with self.session_factory() as session:
+            return list(session.scalars(query))
+
     def get(self, model, record_id):
         """Load a row detached from its session, with its columns loaded."""
         with self.session_factory() as session:

@@ -27,8 +27,10 @@ def test_demo_whole_journey_passes(capsys):
     assert re.search(r"All \d+ checks passed; 18 emails reached the SMTP sink\.", out)
     assert "Mon 04 Jan 2027 09:30  provider services  recorded a call from Brightwater Home Care Ltd to the contact centre" in out
     assert "CQC check passed (Registered) and Companies House check passed (active) on the simulators" in out
-    assert "deployed provider_onboarding.bpmn, enquiry.bpmn, enquiry_recipient.bpmn, care_package.bpmn" in out
+    assert "deployed provider_onboarding.bpmn, enquiry.bpmn, enquiry_recipient.bpmn, care_package.bpmn, payment_run.bpmn, year_end_recoup.bpmn" in out
     assert "(through care_package.bpmn" in out
+    assert "(through payment_run.bpmn)" in out
+    assert "(through year_end_recoup.bpmn)" in out
     assert "to office@brightwater.example: Brightwater Home Care Ltd is now live on Care Place" in out
     assert "Meadowlark         declined: no carers free in ZZ1 until April" in out
     assert re.search(r"to office@kestrel\.example: Reminder: please respond to enquiry ENQ-\S+ by Monday 8 February 2027", out)
@@ -46,21 +48,26 @@ def test_demo_whole_journey_passes(capsys):
     assert "Demo Person" not in out
 
 
-def test_demo_runs_package_stage_without_diagram(capsys, monkeypatch):
+def test_demo_runs_stages_without_diagrams(capsys, monkeypatch):
     documents = processes.load_all()
-    documents["care_package.bpmn"] = b"<definitions>not a diagram</definitions>"
+    for name in ("care_package.bpmn", "payment_run.bpmn", "year_end_recoup.bpmn"):
+        documents[name] = b"<definitions>not a diagram</definitions>"
     documents["zz_draft.bpmn"] = b"<definitions>not driven</definitions>"
     monkeypatch.setattr(careplace.demo.processes, "load_all", lambda: documents)
 
     code, out = run_demo(capsys)
 
     assert code == 0, out
-    assert re.search(r"analyst\s+care_package\.bpmn failed the linter, so its stage runs without it \(problems found: \d+\)", out)
+    for name in ("care_package", "payment_run", "year_end_recoup"):
+        assert re.search(rf"analyst\s+{name}\.bpmn failed the linter, so its stage runs without it \(problems found: \d+\)", out)
     assert "deployed provider_onboarding.bpmn, enquiry.bpmn, enquiry_recipient.bpmn\n" in out
-    assert re.search(r"not driven by the demo yet: .*zz_draft\.bpmn", out)
+    assert "not driven by the demo yet: zz_draft.bpmn" in out
     assert "care_package.bpmn is not deployed, so this stage calls the care functions directly" in out
     assert re.search(r"to office@brightwater\.example: Care package for enquiry ENQ-\S+ suspended from Friday 26 March 2027", out)
+    assert "payment_run.bpmn is not deployed, so this stage calls the care functions and the PayPal client directly" in out
+    assert "year_end_recoup.bpmn is not deployed, so this stage calls the care functions directly" in out
     assert "to office@brightwater.example: Payment of £425.60 on Monday 3 May 2027" in out
+    assert re.search(r"recoup \d+ settled by offset in payment \d+", out)
 
 
 def test_demo_failed_check_exits_1(capsys, monkeypatch):
