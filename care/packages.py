@@ -184,13 +184,18 @@ def approve_change(
     session: Session, request_id: int, *, reviewed_by_id: int, effective_from: date, note: str | None = None
 ) -> ChangeRequest:
     """Approve a change request, whose new hours or price apply from ``effective_from``, which may be in the past."""
-    request = _review(session, request_id, ChangeRequestStatus.APPROVED, reviewed_by_id, note)
-    if effective_from < request.package.start_on:
-        raise InvalidValueError(
-            "effective_from", effective_from, f"must not be before the package start {request.package.start_on}"
-        )
+    request = session.get(ChangeRequest, request_id)
+    if request is None:
+        raise NotFoundError("change request", request_id)
 
-    request.effective_from = effective_from
+    package = request.package
+    if effective_from < package.start_on:
+        raise InvalidValueError("effective_from", effective_from, f"must not be before the package start {package.start_on}")
+
+    # The request is approved and dated in one step, because the table requires an approved request to have a date.
+    with session.no_autoflush:
+        _review(session, request_id, ChangeRequestStatus.APPROVED, reviewed_by_id, note)
+        request.effective_from = effective_from
     session.flush()
 
     return request

@@ -9,7 +9,9 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.event_definition import MessageEventDefinitionConverter as BpmnMessageEventDefinitionConverter
 from SpiffWorkflow.bpmn.serializer.default.event_definition import TimerConditionalEventDefinitionConverter
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition as BpmnMessageEventDefinition
 from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.helpers import DefaultRegistry
@@ -49,6 +51,8 @@ def _build_registry() -> DefaultRegistry:
     config[ClockDurationTimerEventDefinition] = TimerConditionalEventDefinitionConverter
     config[ClockCycleTimerEventDefinition] = TimerConditionalEventDefinitionConverter
     config[PayloadMessageEventDefinition] = MessageEventDefinitionConverter
+    # Receive tasks are built by the BPMN parser with the plain message definition, which Camunda's config drops.
+    config[BpmnMessageEventDefinition] = BpmnMessageEventDefinitionConverter
     registry = BpmnWorkflowSerializer.configure(config)
 
     registry.register(Decimal, lambda value: {"value": str(value)}, lambda dct: Decimal(dct["value"]))

@@ -226,10 +226,7 @@ def register_change_topics(registry: HandlerRegistry) -> None:
             effective_from = as_date(inputs.get("effective_from"))
             if effective_from is None:
                 effective_from = context.now.date() + timedelta(days=1)
-            # NOTE: care.packages.approve_change marks the request approved, then loads its package before setting
-            # effective_from; an autoflush at that load breaks the approved_has_effective_from check, so flush later.
-            with context.session.no_autoflush:
-                approve_change(context.session, request_id, reviewed_by_id=reviewer_id, effective_from=effective_from, note=inputs.get("review_note"))
+            approve_change(context.session, request_id, reviewed_by_id=reviewer_id, effective_from=effective_from, note=inputs.get("review_note"))
         else:
             reject_change(context.session, request_id, reviewed_by_id=reviewer_id, note=str(inputs.get("review_note") or ""))
         return {}
