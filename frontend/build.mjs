@@ -8,6 +8,36 @@ const frontendDir = dirname(fileURLToPath(import.meta.url));
 const outdir = resolve(frontendDir, '../web/static/vendor');
 const LICENCE_FILE = /^(licen[cs]e|copying)(\.(md|txt))?$/i;
 
+// The app's CSP has no 'unsafe-inline' for styles, so style attributes parsed from HTML strings are blocked.
+// These are the ones the properties panel creates; src/modeler.css sets the same rules by class instead.
+const INLINE_STYLE_PATCHES = {
+  'bpmn-js-properties-panel/dist/index.esm.js': [
+    ['<div style="height: 100%" tabindex="-1" class="bio-properties-panel-container"></div>', '<div tabindex="-1" class="bio-properties-panel-container"></div>'],
+    ['<div style="flex: none; height: auto" class="bio-properties-panel bio-theme-parent bio-properties-panel-header-container"></div>', '<div class="bio-properties-panel bio-theme-parent bio-properties-panel-header-container"></div>']
+  ]
+};
+
+// Remove the inline styles listed above, failing the build when a new package version no longer has them.
+const removeInlineStyles = {
+  name: 'remove-inline-styles',
+  setup(esbuild) {
+    esbuild.onLoad({ filter: /\.js$/ }, (args) => {
+      const key = Object.keys(INLINE_STYLE_PATCHES).find((suffix) => args.path.endsWith(`node_modules/${suffix}`));
+      if (!key) {
+        return undefined;
+      }
+      let contents = readFileSync(args.path, 'utf8');
+      for (const [from, to] of INLINE_STYLE_PATCHES[key]) {
+        if (!contents.includes(from)) {
+          throw new Error(`${key} no longer contains ${from}: check its inline styles and update INLINE_STYLE_PATCHES`);
+        }
+        contents = contents.replace(from, to);
+      }
+      return { contents, loader: 'js' };
+    });
+  }
+};
+
 rmSync(outdir, { recursive: true, force: true });
 mkdirSync(outdir, { recursive: true });
 
@@ -30,6 +60,7 @@ const result = await build({
   legalComments: 'none',
   define: { 'process.env.NODE_ENV': '"production"' },
   metafile: true,
+  plugins: [removeInlineStyles],
   logLevel: 'info'
 });
 
