@@ -49,7 +49,7 @@ def _version_source(*conditions) -> VersionSource | None:
 
 
 def _instance_source(instance_id: str) -> VersionSource:
-    """Return the version an instance runs on; NotFoundError (a 404 page) for an unknown instance."""
+    """Return the version an instance runs on, or raise NotFoundError (a 404 page) for an unknown instance."""
     instance = services().engine.get_instance(instance_id)
     source = _version_source(ProcessVersion.id == instance.version_id)
     if source is None:

@@ -1,10 +1,12 @@
 """Diagram pages: access control, the XML and element-state endpoints, the editor's lint and deploy, and the vendored bpmn-js."""
 
 import re
+import threading
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from werkzeug.serving import make_server
 
 from engine.models import Deployment, ProcessVersion
 from web.security import CONTENT_SECURITY_POLICY
@@ -14,7 +16,7 @@ VENDOR = Path(__file__).parents[2] / "web" / "static" / "vendor"
 UNKNOWN_INSTANCE = "00000000-0000-0000-0000-000000000000"
 SAVE_PATH = "/admin/processes/editor"
 
-# GET routes with the roles that may open them; {instance} is a real instance so admins get 200.
+# GET routes with the roles that may open them. {instance} is a real instance, so allowed roles get 200.
 ADMIN_ONLY = ("admin",)
 ANALYST_AND_ADMIN = ("analyst", "admin")
 PAGES = {
@@ -376,3 +378,121 @@ def test_diagram_pages_csp_without_unsafe_inline(path, logged_in, people, instan
         assert not re.search(r"<script(?![^>]*\ssrc=)[^>]*>", page), "inline script on the page"
         assert " style=" not in page
         assert "<style" not in page
+
+
+# Browser check: the bundles load under the CSP and draw the state; skipped without Playwright and Debian's Chromium.
+
+CHROMIUM = Path("/usr/bin/chromium")
+# web_review.bpmn with a layout (BPMN DI), which bpmn-js needs to draw anything.
+LAYOUT = """
+  <bpmndi:BPMNDiagram id="diagram_web_review">
+    <bpmndi:BPMNPlane id="plane_web_review" bpmnElement="web_review">
+      <bpmndi:BPMNShape id="start_di" bpmnElement="start"><dc:Bounds x="100" y="100" width="36" height="36" /></bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="approve_di" bpmnElement="approve"><dc:Bounds x="200" y="78" width="100" height="80" /></bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="notify_di" bpmnElement="notify"><dc:Bounds x="360" y="78" width="100" height="80" /></bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="end_di" bpmnElement="end"><dc:Bounds x="520" y="100" width="36" height="36" /></bpmndi:BPMNShape>
+      <bpmndi:BPMNEdge id="f1_di" bpmnElement="f1"><di:waypoint x="136" y="118" /><di:waypoint x="200" y="118" /></bpmndi:BPMNEdge>
+      <bpmndi:BPMNEdge id="f2_di" bpmnElement="f2"><di:waypoint x="300" y="118" /><di:waypoint x="360" y="118" /></bpmndi:BPMNEdge>
+      <bpmndi:BPMNEdge id="f3_di" bpmnElement="f3"><di:waypoint x="460" y="118" /><di:waypoint x="520" y="118" /></bpmndi:BPMNEdge>
+    </bpmndi:BPMNPlane>
+  </bpmndi:BPMNDiagram>
+</bpmn:definitions>"""
+DI_NAMESPACES = (
+    'xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" '
+    'xmlns:di="http://www.omg.org/spec/DD/20100524/DI" xmlns:camunda='
+)
+
+
+def _web_review_with_layout() -> bytes:
+    xml = (DIAGRAMS / "web_review.bpmn").read_text(encoding="utf-8")
+    xml = xml.replace("xmlns:camunda=", DI_NAMESPACES, 1).replace("</bpmn:definitions>", LAYOUT)
+    return xml.encode("utf-8")
+
+
+@pytest.fixture
+def live_server(app, db_url):
+    """The app served on a loopback port in a thread; its base URL."""
+    if not db_url.startswith("sqlite"):
+        pytest.skip("the browser check runs once, on SQLite")
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+def _record_console_error(problems: list[str], message) -> None:
+    # The app serves no favicon, and the browser requests one on the first page it opens.
+    if message.type == "error" and not message.location.get("url", "").endswith("/favicon.ico"):
+        problems.append(f"{message.text} at {message.location}")
+
+
+@pytest.fixture
+def browser_page():
+    """A headless Chromium page that records console errors and CSP violations."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} is not installed: apt-get install chromium")
+
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+        )
+        page = browser.new_page()
+        page.problems = []
+        page.add_init_script(CSP_REPORTER)
+        page.on("console", lambda message: _record_console_error(page.problems, message))
+        page.on("pageerror", lambda error: page.problems.append(str(error)))
+        yield page
+        browser.close()
+
+
+# Chromium's own console message for a CSP violation names neither the element nor the code position.
+CSP_REPORTER = """
+document.addEventListener('securitypolicyviolation', function (event) {
+  console.error('CSP violation: ' + event.violatedDirective + ' by ' + event.sourceFile + ':' + event.lineNumber + ':' + event.columnNumber + ' sample ' + event.sample);
+});
+"""
+
+
+def _browser_login(page, base_url: str, user) -> None:
+    page.goto(f"{base_url}/login")
+    page.fill("input[name=email]", user.email)
+    page.fill("input[name=password]", "correct horse battery staple")
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+
+
+def test_browser_instance_diagram_marks_state(live_server, browser_page, people, services):
+    services.engine.deploy({"web_review.bpmn": _web_review_with_layout()}, "test")
+    instance_id = services.engine.start("web_review", actor="test")
+    _browser_login(browser_page, live_server, people.admin)
+
+    browser_page.goto(f"{live_server}/admin/instances/{instance_id}/diagram")
+    browser_page.wait_for_selector("#diagram-status:has-text('Diagram loaded.')", timeout=15_000)
+
+    assert browser_page.locator('.djs-element.state-active[data-element-id="approve"]').count() == 1
+    assert browser_page.locator('.djs-element.state-completed[data-element-id="start"]').count() == 1
+    assert browser_page.locator(".state-badge.state-active").inner_text() == "Active"
+    assert "approve" in browser_page.locator("#diagram-elements").inner_text()
+    assert browser_page.problems == [], "\n".join(browser_page.problems)
+
+
+def test_browser_editor_deploys_new_version(live_server, browser_page, people, services, session_factory):
+    services.engine.deploy({"web_review.bpmn": _web_review_with_layout()}, "test")
+    _browser_login(browser_page, live_server, people.analyst)
+
+    browser_page.goto(f"{live_server}/admin/processes/editor?process_id=web_review")
+    browser_page.wait_for_selector("#editor-result:has-text('The diagram is open.')", timeout=15_000)
+    browser_page.click('.djs-element[data-element-id="approve"]')
+    browser_page.wait_for_selector(".bio-properties-panel-header-label:has-text('Approve hours')", timeout=5_000)
+    # Each element type opens other property groups, which must not need inline styles either.
+    for element_id in ("notify", "end", "start"):
+        browser_page.click(f'.djs-element[data-element-id="{element_id}"]')
+        browser_page.wait_for_selector(f'.djs-element.selected[data-element-id="{element_id}"]', timeout=5_000)
+    browser_page.click("#editor-deploy")
+    browser_page.wait_for_selector("#editor-result:has-text('Deployed web_review version 2')", timeout=15_000)
+
+    assert _versions(session_factory)[-1] == ("web_review", 2, "web_review.bpmn")
+    assert browser_page.problems == [], "\n".join(browser_page.problems)

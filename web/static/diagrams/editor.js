@@ -113,7 +113,7 @@
     this.result.appendChild(paragraph);
   };
 
-  // Select the element a lint problem names, so the analyst sees it in the diagram and the properties panel.
+  // Select the element a lint problem names, which shows it in the diagram and opens its properties.
   Editor.prototype.selectElement = function (elementId) {
     var element = this.modeler.get('elementRegistry').get(elementId);
     if (!element) {

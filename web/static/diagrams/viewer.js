@@ -37,7 +37,7 @@
     return element;
   }
 
-  // Add a marker and a word badge to each element; return rows for the text table, worst state first.
+  // Add a marker and a word badge to each element. Return rows for the text table, worst state first.
   function markStates(viewer, elementsByState) {
     var registry = viewer.get('elementRegistry');
     var canvas = viewer.get('canvas');
