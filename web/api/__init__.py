@@ -41,7 +41,7 @@ def _setup(state) -> None:
 
 @blueprint.before_app_request
 def _routing_error_as_problem():
-    """Answer an unknown path or method under /api with problem details instead of the portal's HTML error page.
+    """Return problem details for an unknown path or method under /api instead of the portal's HTML error page.
 
     Flask raises routing errors only after the before-request functions, so this runs first and returns the problem.
     """

@@ -53,8 +53,8 @@ class Principal:
 class RateLimiter:
     """A moving-window limit per service account, counted in this process's memory.
 
-    NOTE: every process counts on its own, so N gunicorn workers allow up to N times the limit;
-    a multi-process deployment needs a shared store such as Redis (limits.storage.RedisStorage).
+    NOTE: every process counts on its own, so N gunicorn workers allow up to N times the limit.
+    A multi-process deployment needs a shared store such as Redis (limits.storage.RedisStorage).
     """
 
     item: RateLimitItem
@@ -128,7 +128,7 @@ def require_roles(principal: Principal, roles: frozenset[str]) -> None:
 def record_call(response):
     """Write the audit event of an authenticated call and its ``last_used_at``, in one transaction.
 
-    The event holds the method, endpoint, status and the ids in the path, never the body or query values.
+    The event contains the method, endpoint, status and the ids in the path, never the body or query values.
     """
     principal: Principal | None = g.get("api_principal")
     if principal is None:

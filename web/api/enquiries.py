@@ -1,6 +1,6 @@
 """Enquiries through the API: raise one for a care manager, list and read them, and read the providers' responses.
 
-A provider token sees only enquiries sent to its provider (never drafts), its own response, and
+A provider token reads only enquiries sent to its provider (never drafts), its own response, and
 no other provider's identity or price.
 """
 

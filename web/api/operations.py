@@ -1,4 +1,4 @@
-"""The API blueprint and the ``operation`` decorator, which registers a route and records what the OpenAPI document says about it."""
+"""The API blueprint and the ``operation`` decorator, which registers a route and records how the OpenAPI document describes it."""
 
 import functools
 import re
@@ -29,7 +29,7 @@ INTEGER_ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 
 @dataclass(frozen=True)
 class Operation:
-    """What the OpenAPI document says about one route."""
+    """The OpenAPI description of one route."""
 
     method: str
     rule: str
