@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, joinedload, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import audit, clock
@@ -203,7 +203,7 @@ class Engine:
         return query.where(sa.or_(HumanTask.assignee == actor.user, sa.and_(HumanTask.assignee.is_(None), offered)))
 
     def _task_for(self, session: Session, task_id: str, actor: Actor) -> HumanTask:
-        task = session.get(HumanTask, task_id)
+        task = session.get(HumanTask, task_id, options=[joinedload(HumanTask.candidates)])
         if task is None:
             raise NotFoundError("task", task_id)
         if not self.may_work_on(task, actor):

@@ -13,7 +13,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, lazyload
 
 from engine import clock
 from engine.errors import NotFoundError
@@ -37,9 +37,10 @@ class Loaded:
 
 def load(session: Session, instance_id: str, *, lock: bool = False) -> Loaded:
     """Load an instance and rebuild its workflow; ``lock`` takes a row lock on PostgreSQL."""
-    query = sa.select(Instance).where(Instance.id == instance_id)
+    # Fetch the version (for its spec) in the same statement, and lock only the instance row.
+    query = sa.select(Instance).where(Instance.id == instance_id).options(joinedload(Instance.version, innerjoin=True))
     if lock:
-        query = query.with_for_update()
+        query = query.with_for_update(of=Instance)
     row = session.scalars(query).one_or_none()
     if row is None:
         raise NotFoundError("instance", instance_id)
@@ -76,9 +77,25 @@ def save(session: Session, loaded: Loaded) -> None:
         row.completed_at = now
     row.next_timer_at = next_timer_due(workflow)
 
-    _sync_human_tasks(session, row, workflow, now)
-    _sync_jobs(session, row, workflow, now)
-    _sync_message_waits(session, row, workflow)
+    if row in session.new:
+        # The rows synced below refer to the instance without an ORM relationship, so insert a new instance first.
+        session.flush()
+
+    # Leave the other writes to one flush at commit. The queries below read rows of this instance that no unflushed
+    # change could have added, because every caller saves an instance at most once between flushes.
+    with session.no_autoflush:
+        _sync_human_tasks(session, row, workflow, now)
+        # A process without service tasks or message events never has job or wait rows, so skip those queries.
+        if _has_task_spec(workflow, lambda spec: isinstance(spec, ExternalServiceTask)):
+            _sync_jobs(session, row, workflow, now)
+        if _has_task_spec(workflow, lambda spec: any(isinstance(definition, MessageEventDefinition) for definition in _event_definitions(spec))):
+            _sync_message_waits(session, row, workflow)
+
+
+def _has_task_spec(workflow: BpmnWorkflow, predicate) -> bool:
+    """Tell whether any task spec of the process or of its subprocesses and call activities matches."""
+    specs = [workflow.spec, *workflow.subprocess_specs.values()]
+    return any(predicate(task_spec) for spec in specs for task_spec in spec.task_specs.values())
 
 
 def next_timer_due(workflow: BpmnWorkflow) -> datetime | None:
@@ -134,7 +151,10 @@ def _sync_human_tasks(session: Session, row: Instance, workflow: BpmnWorkflow, n
     ready = {str(task.id): task for task in workflow.get_tasks(state=TaskState.READY) if _is_human(task)}
     existing = {
         task.id: task
-        for task in session.scalars(sa.select(HumanTask).where(HumanTask.instance_id == row.id, HumanTask.status == "open"))
+        for task in session.scalars(
+            # The candidates of tasks that stay open are not needed here, so do not run the select-in load for them.
+            sa.select(HumanTask).where(HumanTask.instance_id == row.id, HumanTask.status == "open").options(lazyload(HumanTask.candidates))
+        )
     }
 
     for task_id, human in existing.items():
