@@ -86,14 +86,15 @@ def enquiry() -> Diagram:
         "care.enquiry.confirm",
         inputs=[("enquiry_id", "${enquiry_id}"), ("care_manager_id", "${care_manager_id}"), ("start_on", "${start_on}")],
     )
-    d.end("enquiry_confirmed", "Provider confirmed", "system", 9)
+    d.service_task("start_package", "Start the care package process", 9, "care.package.start", inputs=[("package_id", "${package_id}")])
+    d.end("enquiry_confirmed", "Provider confirmed", "system", 10)
     d.service_task("close_enquiry", "Close enquiry and tell every recipient", 6, "care.enquiry.close", row=1, inputs=[("enquiry_id", "${enquiry_id}")])
     d.end("enquiry_closed", "Enquiry closed", "system", 7, row=1)
 
     d.chain("enquiry_started", "raise_enquiry", "create_enquiry", "send_enquiry", "select_provider", "decision_gateway")
     d.flow("decision_gateway", "record_selection", "Select", condition="${decision == 'select'}")
     d.flow("decision_gateway", "close_enquiry", "Close", default=True)
-    d.chain("record_selection", "confirm_start", "record_confirmation", "enquiry_confirmed")
+    d.chain("record_selection", "confirm_start", "record_confirmation", "start_package", "enquiry_confirmed")
     d.flow("close_enquiry", "enquiry_closed")
     return d
 

@@ -5,13 +5,12 @@ from decimal import Decimal
 
 from care.delivery import package_reference
 from care.packages import log_visit
-from handlers.care_delivery_topics import start_package_instance
 
 from test_enquiry import raise_enquiry, respond_task
 
 
 def confirmed_package(journey, people, actors, provider, *, start_on="2027-07-05", unit_price="20.00", hours="14"):
-    """Run an enquiry to a confirmed provider and start its care_package instance; return (package id, instance id)."""
+    """Run an enquiry to a confirmed provider, whose confirmation starts the care_package instance; return (package id, instance id)."""
     provider_id, user_id = provider
     enquiry_instance, data = raise_enquiry(journey, people, actors, [provider_id], hours_per_week=hours)
     recipient_instance = respond_task(journey, data["enquiry_reference"], provider_id)
@@ -19,12 +18,13 @@ def confirmed_package(journey, people, actors, provider, *, start_on="2027-07-05
     care_manager = actors.care_manager(people["care_manager"])
     journey.complete("select_provider", {"decision": "select", "selected_provider_id": str(provider_id)}, care_manager, enquiry_instance)
     journey.complete("confirm_start", {"start_on": start_on}, care_manager, enquiry_instance)
+    journey.run_jobs()
     package_id = journey.engine.instance_data(enquiry_instance)["package_id"]
 
-    with journey.session_factory.begin() as session:
-        instance_id = start_package_instance(session, package_id, actor="test")
+    instances = journey.engine.list_instances(process_id="care_package", business_key=package_reference(package_id))
+    assert len(instances) == 1, f"expected one care_package instance, found {len(instances)}"
     journey.run_jobs()
-    return package_id, instance_id
+    return package_id, instances[0].id
 
 
 def message(journey, name, package_id, payload):
