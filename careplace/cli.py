@@ -247,12 +247,12 @@ def main(argv: list[str] | None = None) -> int:
         services = build_services(settings)
     try:
         return args.func(args, services)
-    except FormValidationError as error:
-        print(f"careplace: {error}", file=sys.stderr)
-        return 1
     except EngineError as error:
         print(f"careplace: {error}", file=sys.stderr)
         return 1
+    finally:
+        if services is not None:
+            services.session_factory.kw["bind"].dispose()
 
 
 if __name__ == "__main__":

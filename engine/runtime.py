@@ -91,7 +91,7 @@ class Engine:
             return self._start(session, process_id, business_key, data, actor)
         with self.session_factory.begin() as own:
             instance_id = self._start(own, process_id, business_key, data, actor)
-        self._notify()
+        self.notify_committed()
         return instance_id
 
     def _start(self, session: Session, process_id: str, business_key, data, actor: str) -> str:
@@ -177,7 +177,7 @@ class Engine:
     def list_tasks(self, actor: Actor, *, status: str = "open", mine_only: bool = False, process_id: str | None = None, business_key: str | None = None, overdue_at: datetime | None = None, limit: int = 50, offset: int = 0) -> list[HumanTask]:
         """Return tasks assigned to the actor or offered to one of their groups, oldest due first."""
         with self.session_factory() as session:
-            query = self._task_query(actor, status, mine_only)
+            query = self.task_query(actor, status, mine_only)
             if process_id:
                 query = query.where(HumanTask.process_id == process_id)
             if business_key:
@@ -189,11 +189,12 @@ class Engine:
 
     def count_tasks(self, actor: Actor, *, status: str = "open", mine_only: bool = False) -> int:
         with self.session_factory() as session:
-            query = self._task_query(actor, status, mine_only).subquery()
+            query = self.task_query(actor, status, mine_only).subquery()
             return session.scalar(sa.select(sa.func.count()).select_from(query))
 
     @staticmethod
-    def _task_query(actor: Actor, status: str, mine_only: bool):
+    def task_query(actor: Actor, status: str = "open", mine_only: bool = False):
+        """Return the select of human tasks the actor may see: assigned to them or offered to their groups."""
         query = sa.select(HumanTask).where(HumanTask.status == status)
         if mine_only:
             return query.where(HumanTask.assignee == actor.user)
@@ -281,7 +282,7 @@ class Engine:
             raise ConflictError(f"task {task_id} was changed by someone else at the same time; reload it and try again") from error
         except sa.exc.IntegrityError as error:
             raise ConflictError(f"task {task_id} was completed by someone else at the same time; reload it") from error
-        self._notify()
+        self.notify_committed()
 
     def _complete(self, session: Session, task_id: str, data: dict, actor: Actor) -> None:
         task = self._task_for(session, task_id, actor)
@@ -316,7 +317,7 @@ class Engine:
             return self._send_message(session, name, payload or {}, business_key, correlation or {}, actor)
         with self.session_factory.begin() as own:
             delivered = self._send_message(own, name, payload or {}, business_key, correlation or {}, actor)
-        self._notify()
+        self.notify_committed()
         return delivered
 
     def _send_message(self, session: Session, name: str, payload: dict, business_key, correlation: dict, actor: str) -> list[str]:
@@ -368,7 +369,8 @@ class Engine:
                 return process_id
         return None
 
-    def _notify(self) -> None:
+    def notify_committed(self) -> None:
+        """Run the after-commit hooks (for example, waking the in-process scheduler)."""
         for callback in self.after_commit:
             try:
                 callback()

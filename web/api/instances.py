@@ -152,6 +152,6 @@ def send_instance_message(principal: Principal, instance_id: str, body: Instance
         raise ConflictError(f"instance {instance_id} was changed by someone else at the same time; read it again and retry") from error
 
     # NOTE: the engine runs its after-commit hooks (the worker wake-up) only for transactions it opens itself.
-    engine._notify()
+    engine.notify_committed()
     current = _read_instance(instance_id)
     return json_response(Delivery(delivered_to=delivered), headers={"ETag": instance_etag(current.row_version)})

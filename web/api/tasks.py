@@ -40,7 +40,7 @@ def _row_version(instance_id: str) -> int:
 def list_tasks(principal: Principal, query: TaskQuery):
     """Return open tasks assigned to this service account or offered to its role's group (its provider's, for a provider token)."""
     # NOTE: this reuses the engine's visibility query so the API and the portal share one rule; the engine does not make it public yet.
-    statement = Engine._task_query(principal.actor(), "open", query.mine).order_by(HumanTask.created_at, HumanTask.id).limit(query.limit + 1)
+    statement = Engine.task_query(principal.actor(), "open", query.mine).order_by(HumanTask.created_at, HumanTask.id).limit(query.limit + 1)
     if query.process_id:
         statement = statement.where(HumanTask.process_id == query.process_id)
     if query.business_key:
