@@ -1,4 +1,4 @@
-"""Pages for provider users: their enquiries by state, one enquiry (recording the first view) and the notifications inbox."""
+"""Pages for provider users: their enquiries by state, one enquiry with its notes and respond task, and the notifications inbox."""
 
 import logging
 
@@ -6,12 +6,17 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from care import enquiries as care_enquiries
-from care.errors import InvalidValueError, NotFoundError
+from care.errors import EnquiryClosedError, InvalidValueError, NotFoundError
+from care.portal import enquiry_documents
 from care.queries import RecipientState, enquiries_for_provider, recipient_state
+from engine import audit
+from engine.errors import MessageNotDeliveredError
+from handlers.care_topics import recipient_key
 from handlers.notifications import Reader, list_notifications, mark_read
-from web.access import PROVIDER_USER, own_provider_id, roles_required, safe_local_path, services
+from web.access import PROVIDER_USER, actor_for, own_provider_id, roles_required, safe_local_path, services
 from web.forms import ActionForm
 from web.paging import PER_PAGE, fetch_page, page_number
+from web.portal_forms import NoteForm
 
 log = logging.getLogger(__name__)
 
@@ -43,27 +48,97 @@ def enquiries():
     return render_template("provider/enquiries.html", rows=rows, page=page, state=state or "", state_labels=STATE_LABELS)
 
 
-@blueprint.get("/enquiries/<int:enquiry_id>")
-@roles_required(PROVIDER_USER)
-def enquiry(enquiry_id: int):
-    """Show one enquiry sent to this provider and record the first time the provider viewed it.
+def open_task(business_key: str, element_id: str):
+    """Return the current user's open ``element_id`` task of the instance with ``business_key``, or None."""
+    tasks = services().engine.list_tasks(actor_for(current_user), business_key=business_key, limit=20)
+    return next((task for task in tasks if task.element_id == element_id), None)
 
-    An enquiry that was not sent to this provider gets 403, whether or not it exists,
-    so the page does not reveal which enquiry ids are in use.
+
+def _send_viewed_message(reference: str, provider_id: int) -> None:
+    """Tell the provider's enquiry_recipient instance that the enquiry was opened, which stops nothing but is recorded."""
+    try:
+        services().engine.send_message("enquiry_viewed", business_key=recipient_key(reference, provider_id), actor=str(current_user.id))
+    except MessageNotDeliveredError:
+        # An enquiry entered without its diagram, or whose recipient instance has already ended, has nothing waiting.
+        log.info("enquiry %s: no instance of provider %s waits for enquiry_viewed", reference, provider_id)
+
+
+def _enquiry_page(enquiry_id: int, note_form: NoteForm, status: int = 200):
+    """Render one enquiry, recording the provider's first view; 403 when the enquiry was not sent to this provider.
+
+    The page answers 403 whether or not the enquiry exists, so it does not reveal which ids are in use.
+    The service user's name and address appear only once the provider is selected, and that view is audited.
     """
     provider_id = own_provider_id()
     with services().session_factory.begin() as db:
         try:
-            recipient = care_enquiries.record_view(db, enquiry_id, provider_id)
+            recipient = care_enquiries.get_recipient(db, enquiry_id, provider_id)
         except NotFoundError:
             log.warning("user %s (provider %s) was refused enquiry %s: it was not sent to that provider", current_user.id, provider_id, enquiry_id)
             abort(403)
+        first_view = recipient.viewed_at is None
+        care_enquiries.record_view(db, enquiry_id, provider_id)
         record = recipient.enquiry
+        person = record.service_user if care_enquiries.can_see_full_address(db, enquiry_id, provider_id) else None
+        if person is not None:
+            audit.record(db, "service_user.viewed", str(current_user.id), service_user_id=person.id, enquiry_id=enquiry_id, page="provider.enquiry")
         notes = care_enquiries.list_notes(db, enquiry_id, provider_id)
+        documents = enquiry_documents(db, enquiry_id)
         state = recipient_state(recipient)
         db.expunge_all()
 
-    return render_template("provider/enquiry.html", recipient=recipient, enquiry=record, notes=notes, state=state, state_labels=STATE_LABELS)
+    if first_view:
+        _send_viewed_message(record.reference, provider_id)
+    respond_task = open_task(recipient_key(record.reference, provider_id), "respond") if recipient.response is None else None
+
+    return (
+        render_template(
+            "provider/enquiry.html",
+            recipient=recipient,
+            enquiry=record,
+            person=person,
+            notes=notes,
+            documents=documents,
+            state=state,
+            state_labels=STATE_LABELS,
+            respond_task=respond_task,
+            note_form=note_form,
+        ),
+        status,
+    )
+
+
+@blueprint.get("/enquiries/<int:enquiry_id>")
+@roles_required(PROVIDER_USER)
+def enquiry(enquiry_id: int):
+    return _enquiry_page(enquiry_id, NoteForm(formdata=None))
+
+
+@blueprint.post("/enquiries/<int:enquiry_id>/notes")
+@roles_required(PROVIDER_USER)
+def add_note(enquiry_id: int):
+    """Add a note to this provider's thread with the council, for example to ask for more information."""
+    provider_id = own_provider_id()
+    form = NoteForm()
+    if not form.validate_on_submit():
+        if form.csrf_token.errors:
+            abort(400)
+        return _enquiry_page(enquiry_id, form, 422)
+
+    try:
+        with services().session_factory.begin() as db:
+            care_enquiries.add_note(db, enquiry_id, provider_id, author_id=current_user.id, body=form.body.data)
+    except NotFoundError:
+        abort(403)
+    except EnquiryClosedError:
+        flash("The note was not sent: this enquiry is closed, so it no longer takes notes.", "error")
+        return redirect(url_for("provider.enquiry", enquiry_id=enquiry_id))
+    except InvalidValueError as error:
+        form.body.errors = [str(error)]
+        return _enquiry_page(enquiry_id, form, 422)
+
+    flash("Your note was sent to the council.", "info")
+    return redirect(url_for("provider.enquiry", enquiry_id=enquiry_id, _anchor="notes"))
 
 
 @blueprint.get("/notifications")
