@@ -91,3 +91,7 @@ class BusinessError(EngineError):
 
 class TransientError(EngineError):
     """A handler failure worth retrying later (time-out, 429, 5xx, connection refused)."""
+
+
+class HandlerTimeoutError(TransientError):
+    """A handler ran longer than its topic's time-out; it is retried like any transient failure."""

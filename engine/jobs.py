@@ -1,6 +1,6 @@
 """Running service-task jobs: lease, handler call with a time-out, output mapping, retries and incidents."""
 
-import concurrent.futures
+import threading
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -12,7 +12,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine import audit, clock
-from engine.errors import BusinessError, ConflictError, NotFoundError, TransientError
+from engine.errors import BusinessError, ConflictError, HandlerTimeoutError, NotFoundError, TransientError
 from engine.handler_api import HandlerContext, HandlerRegistry
 from engine.mapping import evaluate_inputs, map_outputs
 from engine.models import Incident, Job
@@ -22,6 +22,7 @@ from engine.store import find_task, load, save
 log = logging.getLogger(__name__)
 
 LEASE_MARGIN = timedelta(seconds=30)
+
 
 
 @dataclass
@@ -63,10 +64,11 @@ class JobRunner:
         self.session_factory = session_factory
         self.registry = registry
         self.worker_id = worker_id
-        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="handler")
+        self.abandoned_handlers = 0
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        if self.abandoned_handlers:
+            log.warning("worker %s leaves %s timed-out handler threads running", self.worker_id, self.abandoned_handlers)
 
     def run_due(self, limit: int = 10) -> list[JobOutcome]:
         lease = max((spec.timeout for spec in self.registry.topics()), default=30.0)
@@ -79,7 +81,7 @@ class JobRunner:
                 return self._run(session, job_id)
         except BusinessError as error:
             return self._business_failure(job_id, error)
-        except (TransientError, concurrent.futures.TimeoutError, ConflictError, sa.exc.OperationalError) as error:
+        except (TransientError, HandlerTimeoutError, ConflictError, sa.exc.OperationalError) as error:
             return self._failure(job_id, error)
         except Exception as error:  # noqa: BLE001 - any handler bug becomes a retry, then an incident
             log.exception("job %s: handler raised an unexpected error", job_id)
@@ -114,8 +116,7 @@ class JobRunner:
             now=clock.now(),
         )
         log.info("job %s: running %s for instance %s task %s (attempt %s)", job_id, job.topic, job.instance_id, job.element_id, job.attempts)
-        future = self._pool.submit(spec.handler, inputs, context)
-        outputs = future.result(timeout=spec.timeout) or {}
+        outputs = self._call_with_timeout(spec, inputs, context) or {}
 
         map_outputs(loaded.workflow, task, outputs)
         task.run()
@@ -126,6 +127,31 @@ class JobRunner:
         advance(session, loaded, self.worker_id)
         save(session, loaded)
         return JobOutcome(job_id, "done")
+
+    def _call_with_timeout(self, spec, inputs: dict, context: HandlerContext):
+        """Call the handler in its own daemon thread and wait at most ``spec.timeout`` seconds.
+
+        A thread per call means a hung handler cannot starve the others. Python
+        cannot stop a thread, so a timed-out handler keeps running until it
+        returns; its transaction is rolled back, so nothing it writes commits.
+        """
+        result: dict = {}
+
+        def call() -> None:
+            try:
+                result["value"] = spec.handler(inputs, context)
+            except BaseException as error:  # noqa: BLE001 - re-raised in the waiting thread below
+                result["error"] = error
+
+        thread = threading.Thread(target=call, name=f"handler-{context.topic}", daemon=True)
+        thread.start()
+        thread.join(spec.timeout)
+        if thread.is_alive():
+            self.abandoned_handlers += 1
+            raise HandlerTimeoutError(f"handler for {context.topic} timed out after {spec.timeout} s")
+        if "error" in result:
+            raise result["error"]
+        return result.get("value")
 
     def _business_failure(self, job_id: int, error: BusinessError) -> JobOutcome:
         """Throw the BPMN error into the diagram; with no boundary event to catch it, open an incident."""
@@ -210,7 +236,7 @@ def _merge_error(task, error: BusinessError) -> None:
 
 
 def _error_text(error: Exception) -> str:
-    if isinstance(error, concurrent.futures.TimeoutError):
+    if isinstance(error, HandlerTimeoutError):
         return "the handler timed out"
     return f"{type(error).__name__}: {error}"[:2000]
 
