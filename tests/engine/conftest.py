@@ -1,4 +1,4 @@
-"""Fixtures for the engine tests: an engine with test handlers, a movable clock and a job runner."""
+"""Fixtures for the engine tests: quickly emptied databases, an engine with test handlers, a movable clock and a job runner."""
 
 import shutil
 from datetime import datetime, timedelta
