@@ -4,8 +4,10 @@ import logging
 from dataclasses import dataclass, field
 
 from engine.jobs import JobRunner
+from engine.runtime import Engine
 from engine.timers import fire_due_timers
 from handlers.outbox import deliver_outbox
+from scheduler.calendar_triggers import CalendarSettings, CalendarTriggers
 
 log = logging.getLogger(__name__)
 
@@ -15,17 +17,27 @@ class PassReport:
     timers_fired: int = 0
     jobs_run: int = 0
     emails_sent: int = 0
+    calendar_messages: int = 0
     errors: list[str] = field(default_factory=list)
 
 
 class SchedulerJobs:
     """The work the scheduler does, usable from APScheduler, ``--once`` and tests alike."""
 
-    def __init__(self, services, worker_id: str, *, deliver_email: bool = True):
+    def __init__(self, services, worker_id: str, *, deliver_email: bool = True, send_calendar_messages: bool = False, calendar_settings: CalendarSettings | None = None):
+        """Build the jobs. ``calendar_settings`` defaults to ``CalendarSettings.from_env()``, which raises ConfigError on an invalid variable.
+
+        Calendar messages stay off unless ``send_calendar_messages`` is true, as ``start_scheduler``
+        and ``run_worker`` set it, because the demo and the tests send their own payment runs.
+        """
         self.services = services
         self.worker_id = worker_id
         self.runner = JobRunner(services.session_factory, services.registry, worker_id)
         self.deliver_email = deliver_email
+        self.send_calendar_messages = send_calendar_messages
+        self.calendar = CalendarTriggers(
+            services.session_factory, Engine(services.session_factory, services.registry), worker_id, calendar_settings or CalendarSettings.from_env()
+        )
 
     def close(self) -> None:
         self.runner.close()
@@ -35,6 +47,12 @@ class SchedulerJobs:
         if fired:
             log.info("worker %s fired timers on %s instances", self.worker_id, fired)
         return fired
+
+    def send_calendar(self) -> int:
+        """Send the payment runs and year-end reviews that fell due, as ``scheduler.calendar_triggers`` describes."""
+        if not self.send_calendar_messages:
+            return 0
+        return self.calendar.send_due()
 
     def run_service_tasks(self, *, limit: int = 20) -> int:
         total = 0
@@ -51,9 +69,10 @@ class SchedulerJobs:
         return len(report.sent)
 
     def run_pass(self) -> PassReport:
-        """Run every job once: timers first, then the service tasks they made ready, then email."""
+        """Run every job once: timers and calendar messages first, then the service tasks they made ready, then email."""
         report = PassReport()
-        for name, job in (("timers", self.fire_timers), ("service tasks", self.run_service_tasks), ("outbox", self.deliver_outbox)):
+        jobs = (("timers", self.fire_timers), ("calendar", self.send_calendar), ("service tasks", self.run_service_tasks), ("outbox", self.deliver_outbox))
+        for name, job in jobs:
             try:
                 count = job()
             except Exception as error:  # noqa: BLE001 - one failing job must not stop the others
@@ -62,6 +81,8 @@ class SchedulerJobs:
                 continue
             if name == "timers":
                 report.timers_fired = count
+            elif name == "calendar":
+                report.calendar_messages = count
             elif name == "service tasks":
                 report.jobs_run = count
             else:

@@ -13,20 +13,25 @@ from scheduler.jobs import SchedulerJobs
 
 log = logging.getLogger(__name__)
 
+CALENDAR_INTERVAL_SECONDS = 300
+
 
 def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def start_scheduler(services, worker_id: str, *, interval: float, deliver_email: bool = True) -> tuple[BackgroundScheduler, SchedulerJobs]:
-    """Start a background scheduler with the timer, service-task and outbox jobs.
+    """Start a background scheduler with the timer, calendar, service-task and outbox jobs.
 
-    Timers missed while no worker ran fire on the first pass, which starts
-    at once; each job runs alone (max_instances=1) and late runs coalesce.
+    Timers and calendar messages missed while no worker ran fire on the first
+    pass, which starts at once. Each job runs alone (max_instances=1) and late
+    runs coalesce.
     """
-    jobs = SchedulerJobs(services, worker_id, deliver_email=deliver_email)
+    jobs = SchedulerJobs(services, worker_id, deliver_email=deliver_email, send_calendar_messages=True)
     scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None})
     scheduler.add_job(jobs.fire_timers, "interval", seconds=interval, id="timers", next_run_time=_now())
+    # Calendar due dates are days apart, so a pass every few minutes is soon enough.
+    scheduler.add_job(jobs.send_calendar, "interval", seconds=max(interval, CALENDAR_INTERVAL_SECONDS), id="calendar", next_run_time=_now())
     scheduler.add_job(jobs.run_service_tasks, "interval", seconds=interval, id="service_tasks", next_run_time=_now())
     scheduler.add_job(jobs.deliver_outbox, "interval", seconds=max(interval, 10), id="outbox", next_run_time=_now())
     scheduler.start()
@@ -48,12 +53,15 @@ def _now() -> datetime:
 def run_worker(services, *, once: bool = False, worker_id: str | None = None) -> int:
     worker_id = worker_id or default_worker_id()
     if once:
-        jobs = SchedulerJobs(services, worker_id)
+        jobs = SchedulerJobs(services, worker_id, send_calendar_messages=True)
         try:
             report = jobs.run_pass()
         finally:
             jobs.close()
-        print(f"timers fired: {report.timers_fired}, service tasks run: {report.jobs_run}, emails sent: {report.emails_sent}")
+        print(
+            f"timers fired: {report.timers_fired}, service tasks run: {report.jobs_run}, emails sent: {report.emails_sent}, "
+            f"calendar messages sent: {report.calendar_messages}"
+        )
         return 1 if report.errors else 0
 
     stop = threading.Event()
