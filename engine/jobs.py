@@ -83,9 +83,9 @@ class JobRunner:
             return self._business_failure(job_id, error)
         except (TransientError, HandlerTimeoutError, ConflictError, sa.exc.OperationalError) as error:
             return self._failure(job_id, error)
-        except Exception as error:  # noqa: BLE001 - any handler bug becomes a retry, then an incident
-            log.exception("job %s: handler raised an unexpected error", job_id)
-            return self._failure(job_id, error)
+        except Exception as error:  # noqa: BLE001 - a handler bug or bad data: retrying cannot help
+            log.exception("job %s: handler failed with a permanent error; opening an incident", job_id)
+            return self._failure(job_id, error, retry=False)
 
     def _run(self, session: Session, job_id: int) -> JobOutcome:
         job = session.get(Job, job_id)
@@ -175,7 +175,13 @@ class JobRunner:
             self._open_incident(session, job, f"business error {error.code} with no error boundary event: {error.message}")
             return JobOutcome(job_id, "incident")
 
-    def _failure(self, job_id: int, error: Exception) -> JobOutcome:
+    def _failure(self, job_id: int, error: Exception, *, retry: bool = True) -> JobOutcome:
+        """Schedule a retry per the job's retry cycle, or open an incident when retries are spent or ``retry`` is False.
+
+        Only transient failures (TransientError, time-outs, write conflicts,
+        database outages) are retried; any other exception means bad data or
+        a handler bug, which the same input would hit again.
+        """
         with self.session_factory.begin() as session:
             job = session.get(Job, job_id)
             if job is None:
@@ -183,7 +189,7 @@ class JobRunner:
             message = _error_text(error)
             job.last_error = message
             retries_used = job.attempts - 1
-            if retries_used < len(job.retry_intervals):
+            if retry and retries_used < len(job.retry_intervals):
                 delay = job.retry_intervals[retries_used]
                 job.status = "ready"
                 job.locked_by = None

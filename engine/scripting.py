@@ -6,6 +6,8 @@ import datetime as dt
 import decimal
 import functools
 import math
+import sys
+import time
 from typing import Any
 
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec, safe_builtins
@@ -105,6 +107,38 @@ def compile_script(script: str):
     return result.code
 
 
+# Maximum seconds a script or expression may run; a trace function checks it on every line and call.
+SCRIPT_TIME_LIMIT = 2.0
+
+
+class _Deadline:
+    """Raise ScriptError from inside restricted code that runs past its time limit.
+
+    NOTE: a single long C-level operation (such as ``10 ** 10 ** 10``) runs no
+    Python lines, so the limit cannot interrupt it.
+    """
+
+    def __init__(self, seconds: float, description: str):
+        self.seconds = seconds
+        self.description = description
+
+    def __enter__(self):
+        self.previous = sys.gettrace()
+        self.expires = time.monotonic() + self.seconds
+        sys.settrace(self._trace)
+        return self
+
+    def __exit__(self, *exc_info):
+        sys.settrace(self.previous)
+        return False
+
+    def _trace(self, frame, event, arg):
+        if time.monotonic() > self.expires:
+            sys.settrace(self.previous)
+            raise ScriptError(f"{self.description} ran longer than {self.seconds:g} s and was stopped; check it for an endless loop")
+        return self._trace
+
+
 class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
     """Evaluates against task data with no imports, no file or OS access and no underscore attributes."""
 
@@ -113,7 +147,8 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
         scope = dict(_BASE_GLOBALS)
         scope.update(external_context or {})
         scope.update(context)
-        return eval(code, scope)  # noqa: S307 - compiled by RestrictedPython with guards
+        with _Deadline(SCRIPT_TIME_LIMIT, f"expression {expression[:80]!r}"):
+            return eval(code, scope)  # noqa: S307 - compiled by RestrictedPython with guards
 
     def execute(self, script, context, external_context=None):
         code = compile_script(script)
@@ -124,7 +159,8 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
         scope = dict(_BASE_GLOBALS)
         scope.update(external_context or {})
         scope.update(context)
-        exec(code, scope)  # noqa: S102 - compiled by RestrictedPython with guards
+        with _Deadline(SCRIPT_TIME_LIMIT, "script"):
+            exec(code, scope)  # noqa: S102 - compiled by RestrictedPython with guards
 
         for name, value in scope.items():
             if name in _RESERVED or name in (external_context or {}) or name.startswith("_"):

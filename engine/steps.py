@@ -2,13 +2,16 @@
 
 import logging
 
+from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session
 
 from engine import audit, clock
 from engine.errors import ScriptError
 from engine.models import Incident
-from engine.store import Loaded
+from engine.store import ASSIGNMENT_KEY, Loaded, resolve_assignment
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +24,7 @@ def advance(session: Session, loaded: Loaded, actor: str) -> bool:
     """
     try:
         loaded.workflow.do_engine_steps()
+        _assign_ready_user_tasks(loaded)
         return True
     except (SpiffWorkflowException, ScriptError) as error:
         element_id = _element_of(error)
@@ -46,6 +50,21 @@ def advance(session: Session, loaded: Loaded, actor: str) -> bool:
         return False
 
 
+def _assign_ready_user_tasks(loaded: Loaded) -> None:
+    """Evaluate assignee, candidate groups and due date of new user tasks; a failing one goes to ERROR."""
+    now = clock.now()
+    for task in loaded.workflow.get_tasks(state=TaskState.READY):
+        if not isinstance(task.task_spec, UserTask) or ASSIGNMENT_KEY in task.internal_data:
+            continue
+        try:
+            resolve_assignment(loaded.workflow, task, now)
+        except (SpiffWorkflowException, ScriptError, ValueError) as error:
+            task.error()
+            cause = _root_cause(error)
+            message = f"assignee, candidate groups or due date of {task.task_spec.bpmn_id} failed: {type(cause).__name__}: {cause}"
+            raise WorkflowTaskException(message, task=task, exception=cause) from error
+
+
 def _element_of(error) -> str | None:
     task = getattr(error, "task", None)
     if task is not None:
@@ -58,9 +77,17 @@ def _task_id_of(error) -> str | None:
     return str(task.id) if task is not None else None
 
 
+def _root_cause(error: BaseException) -> BaseException:
+    """Return the exception SpiffWorkflow wrapped (it keeps it only as the implicit context), or the error itself."""
+    cause = error
+    while isinstance(cause, SpiffWorkflowException) and (cause.__cause__ or cause.__context__) is not None:
+        cause = cause.__cause__ or cause.__context__
+    return cause
+
+
 def _describe(error) -> str:
     text = str(error)
-    original = getattr(error, "error", None) or getattr(error, "exception", None)
-    if original is not None and str(original) not in text:
-        text = f"{text}: {original}"
+    cause = _root_cause(error)
+    if cause is not error and str(cause) not in text:
+        text = f"{text}: {type(cause).__name__}: {cause}"
     return text[:2000]

@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_RETRY_CYCLE = "R3/PT1M"
 
+# Where a ready user task keeps its evaluated assignee, groups and due date.
+ASSIGNMENT_KEY = "careplace_assignment"
+
 
 @dataclass
 class Loaded:
@@ -147,6 +150,21 @@ def resolve_due_date(workflow, task, text: str | None, created: datetime) -> dat
     return parsed
 
 
+def resolve_assignment(workflow, task, now: datetime) -> dict:
+    """Evaluate a user task's assignee, candidate groups and due date, and keep them on the task.
+
+    Raises the script engine's error when an expression fails, so the caller
+    can open an incident for the task instead of saving a half-made task row.
+    """
+    attributes = camunda_attributes(task.task_spec)
+    assignee = _evaluate_attribute(workflow, task, attributes.get("assignee"))
+    groups = resolve_groups(workflow, task, attributes.get("candidateGroups", []))
+    due_at = resolve_due_date(workflow, task, attributes.get("dueDate"), now)
+    assignment = {"assignee": str(assignee) if assignee else None, "groups": groups, "due_at": due_at.isoformat() if due_at else None}
+    task.internal_data[ASSIGNMENT_KEY] = assignment
+    return assignment
+
+
 def _sync_human_tasks(session: Session, row: Instance, workflow: BpmnWorkflow, now: datetime) -> None:
     ready = {str(task.id): task for task in workflow.get_tasks(state=TaskState.READY) if _is_human(task)}
     existing = {
@@ -171,9 +189,9 @@ def _sync_human_tasks(session: Session, row: Instance, workflow: BpmnWorkflow, n
     for task_id, task in ready.items():
         if task_id in existing:
             continue
-        attributes = camunda_attributes(task.task_spec)
-        assignee = _evaluate_attribute(workflow, task, attributes.get("assignee"))
-        groups = resolve_groups(workflow, task, attributes.get("candidateGroups", []))
+        assignment = task.internal_data.get(ASSIGNMENT_KEY) or resolve_assignment(workflow, task, now)
+        assignee, groups = assignment["assignee"], assignment["groups"]
+        due_at = datetime.fromisoformat(assignment["due_at"]) if assignment["due_at"] else None
         human = HumanTask(
             id=task_id,
             instance_id=row.id,
@@ -184,7 +202,7 @@ def _sync_human_tasks(session: Session, row: Instance, workflow: BpmnWorkflow, n
             status="open",
             assignee=str(assignee) if assignee else None,
             candidate_groups=",".join(groups),
-            due_at=resolve_due_date(workflow, task, attributes.get("dueDate"), now),
+            due_at=due_at,
             created_at=now,
         )
         human.candidates = [TaskCandidate(group_name=group) for group in groups]
