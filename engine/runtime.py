@@ -23,7 +23,7 @@ from engine.errors import (
     MessageNotDeliveredError,
     NotFoundError,
 )
-from engine.forms import FormField, form_fields, validate_submission
+from engine.forms import FormField, form_fields, required_when_rules, validate_submission
 from engine.handler_api import HandlerRegistry
 from engine.lint import lint_documents
 from engine.models import AuditEvent, HumanTask, Instance, MessageWait, ProcessVersion, TaskCandidate
@@ -158,6 +158,23 @@ class Engine:
             if business_key:
                 query = query.where(Instance.business_key == business_key)
             return list(session.scalars(query.limit(limit).offset(offset)))
+
+    def set_business_key(self, session: Session, instance_id: str, key: str, *, actor: str = SYSTEM) -> None:
+        """Set an instance's business key in ``session``, on its row and on its open human tasks, and audit the change.
+
+        A handler calls this once it has created the record that the instance is about, so its
+        tasks and messages are found by that record's reference from then on.
+        """
+        row = session.get(Instance, instance_id)
+        if row is None:
+            raise NotFoundError("instance", instance_id)
+
+        previous = row.business_key
+        row.business_key = key
+        session.execute(
+            sa.update(HumanTask).where(HumanTask.instance_id == instance_id, HumanTask.status == "open").values(business_key=key)
+        )
+        audit.record(session, "instance.business_key_set", actor, instance_id=instance_id, previous=previous, business_key=key)
 
     def history(self, instance_id: str) -> list[AuditEvent]:
         with self.session_factory() as session:
@@ -294,7 +311,8 @@ class Engine:
         if spiff_task is None or not spiff_task.has_state(TaskState.READY):
             raise ConflictError(f"task {task_id} is no longer waiting for input; reload the task list")
 
-        values = validate_submission(task_id, form_fields(spiff_task.task_spec), data, spiff_task.data)
+        rules = required_when_rules(spiff_task.task_spec, loaded.workflow.script_engine.environment.evaluate)
+        values = validate_submission(task_id, form_fields(spiff_task.task_spec), data, spiff_task.data, rules)
         spiff_task.data.update(values)
         spiff_task.run()
         task.completed_by = actor.user

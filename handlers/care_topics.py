@@ -35,6 +35,11 @@ def as_date(value: Any) -> date | None:
     return date.fromisoformat(str(value)[:10])
 
 
+def provider_key(provider_id: int) -> str:
+    """Return the business key of a provider's provider_onboarding instance, such as ``PRV-000012``."""
+    return f"PRV-{provider_id:06d}"
+
+
 def register(registry: HandlerRegistry, settings: object) -> None:
     """Register every ``care.*`` topic; ``settings`` is unused and kept for the uniform register signature."""
     register_provider_topics(registry)
@@ -46,7 +51,7 @@ def register_provider_topics(registry: HandlerRegistry) -> None:
 
     @registry.topic(
         "care.provider.record_contact",
-        description="Create the provider record when a provider first contacts the council.",
+        description="Create the provider record when a provider first contacts the council, and make PRV- and its id the instance's business key.",
         inputs={"provider_name": "organisation name", "provider_kind": "company or charity", "contact_route": "how the provider came to the team"},
         outputs={"provider_id": "id of the new provider record"},
     )
@@ -54,6 +59,7 @@ def register_provider_topics(registry: HandlerRegistry) -> None:
         provider = journey.record_contact(
             context.session, name=inputs["provider_name"], kind=inputs["provider_kind"], contact_route=inputs["contact_route"]
         )
+        Engine(None).set_business_key(context.session, context.instance_id, provider_key(provider.id), actor=context.topic)
         return {"provider_id": provider.id}
 
     @registry.topic(
@@ -182,7 +188,7 @@ def register_enquiry_topics(registry: HandlerRegistry) -> None:
 
     @registry.topic(
         "care.enquiry.create",
-        description="Create the enquiry; its respond-by date follows from the urgency (English working days, London time).",
+        description="Create the enquiry, whose reference becomes the instance's business key; its respond-by date follows from the urgency (English working days, London time).",
         inputs={
             "service_user_id": "service user id",
             "care_manager_id": "user id of the care manager",
@@ -203,6 +209,7 @@ def register_enquiry_topics(registry: HandlerRegistry) -> None:
             urgency=inputs["urgency"],
             notes=inputs.get("notes"),
         )
+        Engine(None).set_business_key(context.session, context.instance_id, enquiry.reference, actor=context.topic)
         return {
             "enquiry_id": enquiry.id,
             "enquiry_reference": enquiry.reference,

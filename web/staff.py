@@ -9,10 +9,12 @@ from flask_login import current_user
 from wtforms import SelectChoice
 
 from care import packages as care_packages
+from care.delivery import package_reference
 from care.documents import attach_enquiry_document
 from care.enquiries import add_note, get_enquiry
 from care.errors import CareError, EnquiryClosedError, InvalidValueError, NotFoundError
 from care.models.enquiries import Enquiry, EnquiryStatus, Response
+from care.models.packages import ChangeRequest, ChangeRequestStatus
 from care.models.providers import ProviderStatus
 from care.portal import enquiry_documents, note_threads, pending_change_requests, providers_by_status, service_user_by_reference
 from care.responses import responses_side_by_side
@@ -24,7 +26,7 @@ from web.documents import store_upload
 from web.forms import ActionForm
 from web.paging import fetch_page, page_number
 from web.portal_forms import ChangeReviewForm, DocumentUploadForm, RaiseEnquiryForm, SelectionForm, StaffNoteForm
-from web.process_tasks import recipient_tasks, tasks_for_record
+from web.process_tasks import open_task, recipient_tasks, review_task_for, tasks_for_key
 from web.provider_account import show_domain_error
 
 log = logging.getLogger(__name__)
@@ -97,7 +99,7 @@ def _enquiry_page(enquiry_id: int, note_form: StaffNoteForm | None = None, uploa
     engine = services().engine
     actor = actor_for(current_user)
     tasks_by_provider = recipient_tasks(engine, actor, {provider_id: recipient_key(record.reference, provider_id) for provider_id in names})
-    enquiry_tasks = tasks_for_record(engine, actor, "enquiry", "enquiry_id", enquiry_id)
+    enquiry_tasks = tasks_for_key(engine, actor, "enquiry", record.reference)
 
     return (
         render_template(
@@ -185,7 +187,7 @@ def select(enquiry_id: int):
         reference = record.reference
         accepted = [response for response in responses_side_by_side(db, enquiry_id) if response.response == Response.ACCEPTED]
 
-    task = next((task for task in tasks_for_record(engine, actor, "enquiry", "enquiry_id", enquiry_id) if task.element_id == "select_provider"), None)
+    task = open_task(engine, actor, "enquiry", reference, "select_provider")
     if task is None:
         flash(f"Enquiry {reference} has no open selection task, so there is nothing to select.", "error")
         return redirect(url_for("staff.enquiry", enquiry_id=enquiry_id))
@@ -237,30 +239,69 @@ def change_requests():
 @blueprint.post("/change-requests/<int:request_id>")
 @roles_required(CARE_MANAGER, ADMIN)
 def review_change(request_id: int):
-    """Approve a change request from a date, or reject it with a note for the provider."""
+    """Complete the care_package diagram's review task of a change request: approve it from a date, or reject it with a note."""
     form = ChangeReviewForm()
-    if form.validate_on_submit():
-        try:
-            with services().session_factory.begin() as db:
-                if form.decision.data == "approve":
-                    if form.effective_from.data is None:
-                        raise InvalidValueError("effective_from", None, "enter the date the new terms apply from")
-                    care_packages.approve_change(db, request_id, reviewed_by_id=current_user.id, effective_from=form.effective_from.data, note=form.note.data or None)
-                else:
-                    care_packages.reject_change(db, request_id, reviewed_by_id=current_user.id, note=form.note.data or "")
-        except InvalidValueError as error:
-            flash(f"Change request {request_id} was not reviewed: {error}.", "error")
-        except CareError as error:
-            flash(f"Change request {request_id} was not reviewed: {error}", "error")
-        else:
-            log.info("user %s reviewed change request %s", current_user.id, request_id)
-            flash(f"Change request {request_id} is {'approved' if form.decision.data == 'approve' else 'rejected'}.", "info")
-    elif form.csrf_token.errors:
-        abort(400)
-    else:
+    if not form.validate_on_submit():
+        if form.csrf_token.errors:
+            abort(400)
         flash(f"Change request {request_id} was not reviewed: choose approve or reject.", "error")
+        return redirect(url_for("staff.change_requests"))
+
+    try:
+        package_id, pending_ids = _check_review(request_id, form)
+    except CareError as error:
+        flash(f"Change request {request_id} was not reviewed: {error}.", "error")
+        return redirect(url_for("staff.change_requests"))
+
+    engine = services().engine
+    actor = actor_for(current_user)
+    task = review_task_for(engine, actor, package_reference(package_id), pending_ids, request_id)
+    if task is None:
+        log.warning("change request %s of care package %s has no open review task to complete", request_id, package_id)
+        flash(f"Change request {request_id} was not reviewed: its care package process has no open review task for it. Ask an administrator to check the package's instance.", "error")
+        return redirect(url_for("staff.change_requests"))
+
+    submitted = {
+        "change_decision": form.decision.data,
+        "effective_from": form.effective_from.data.isoformat() if form.effective_from.data else "",
+        "review_note": form.note.data or "",
+    }
+    try:
+        engine.complete(task.id, submitted, actor)
+    except FormValidationError as error:
+        problems = "; ".join(f"{field_error.field} {field_error.message}" for field_error in error.errors)
+        flash(f"Change request {request_id} was not reviewed: {problems}.", "error")
+    except ConflictError:
+        flash(f"Change request {request_id} was reviewed by someone else first. The list shows the current state.", "error")
+    else:
+        log.info("user %s completed the review of change request %s", current_user.id, request_id)
+        flash(f"Change request {request_id} is {'approved' if form.decision.data == 'approve' else 'rejected'}. The provider is told the decision.", "info")
 
     return redirect(url_for("staff.change_requests"))
+
+
+def _check_review(request_id: int, form: ChangeReviewForm) -> tuple[int, list[int]]:
+    """Apply the review with the care rules in a transaction that is rolled back; return the package id and its pending request ids.
+
+    The diagram's worker applies the review later, where a rejected value would become an incident,
+    so invalid input is reported to the care manager here instead.
+    """
+    with services().session_factory() as db:
+        change = db.get(ChangeRequest, request_id)
+        if change is None:
+            raise NotFoundError("change request", request_id)
+        package_id = change.package_id
+        pending_ids = list(db.scalars(sa.select(ChangeRequest.id).where(ChangeRequest.package_id == package_id, ChangeRequest.status == ChangeRequestStatus.PENDING)))
+
+        if form.decision.data == "approve":
+            if form.effective_from.data is None:
+                raise InvalidValueError("effective_from", None, "enter the date the new terms apply from")
+            care_packages.approve_change(db, request_id, reviewed_by_id=current_user.id, effective_from=form.effective_from.data, note=form.note.data or None)
+        else:
+            care_packages.reject_change(db, request_id, reviewed_by_id=current_user.id, note=form.note.data or "")
+        db.rollback()
+
+    return package_id, pending_ids
 
 
 @blueprint.get("/providers")

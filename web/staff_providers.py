@@ -8,9 +8,10 @@ from flask_login import current_user
 
 from care.portal import provider_documents
 from care.providers import get_provider
+from handlers.care_topics import provider_key
 from web.access import ADMIN, PROVIDER_SERVICES, actor_for, roles_required, services
 from web.forms import ActionForm
-from web.process_tasks import tasks_for_record
+from web.process_tasks import tasks_for_key
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ def provider(provider_id: int):
         documents = provider_documents(db, provider_id)
         db.expunge_all()
 
-    tasks = tasks_for_record(services().engine, actor_for(current_user), "provider_onboarding", "provider_id", provider_id)
+    tasks = tasks_for_key(services().engine, actor_for(current_user), "provider_onboarding", provider_key(provider_id))
     return render_template("staff/provider.html", provider=record, history=history, districts=districts, documents=documents, tasks=tasks, review_tasks=REVIEW_TASKS)
 
 

@@ -24,7 +24,7 @@ def _audit_events(session_factory, kind="service_user.viewed"):
 
 @pytest.fixture
 def sent_messages(services, monkeypatch):
-    """Record every message the pages send instead of delivering it; the web tests deploy no journey diagram."""
+    """Record every message the pages send instead of delivering it, because the tests in this file deploy no journey diagram."""
     sent = []
 
     def record(name, payload=None, **kwargs):
@@ -199,18 +199,30 @@ def test_package_other_provider_forbidden(logged_in, csrf_token, people, package
         assert db.get(CarePackage, package_id).status == "active"
 
 
-def test_package_suspend_and_resume(logged_in, csrf_token, people, package_id, session_factory):
+def test_package_suspend_without_instance_changes_nothing(logged_in, csrf_token, people, package_id, session_factory):
     client = logged_in(people.provider_user)
     token = csrf_token(client, f"/provider/packages/{package_id}")
 
     suspended = client.post(f"/provider/packages/{package_id}/suspend", data={"csrf_token": token, "suspend-reason": "hospital", "suspend-effective_on": "2031-06-01"})
-    with session_factory() as db:
-        status_after_suspend = db.get(CarePackage, package_id).status
-    resumed = client.post(f"/provider/packages/{package_id}/resume", data={"csrf_token": token, "resume-effective_on": "2031-06-10"})
+    page = client.get(f"/provider/packages/{package_id}").get_data(as_text=True)
 
     assert suspended.status_code == 302
-    assert status_after_suspend == "suspended"
+    assert "Nothing was changed: the package&#39;s process is not ready for this report." in page
+    with session_factory() as db:
+        package = db.get(CarePackage, package_id)
+        assert package.status == "active"
+        assert len(package.status_history) == 1
+
+
+def test_package_resume_active_package_rejected(logged_in, csrf_token, people, package_id, session_factory):
+    client = logged_in(people.provider_user)
+    token = csrf_token(client, f"/provider/packages/{package_id}")
+
+    resumed = client.post(f"/provider/packages/{package_id}/resume", data={"csrf_token": token, "resume-effective_on": "2031-06-10"})
+    page = client.get(f"/provider/packages/{package_id}").get_data(as_text=True)
+
     assert resumed.status_code == 302
+    assert "the package&#39;s status does not allow this" in page
     with session_factory() as db:
         assert db.get(CarePackage, package_id).status == "active"
 
@@ -242,7 +254,7 @@ def test_package_visit_logged_and_validated(logged_in, csrf_token, people, packa
         assert db.scalar(sa.select(Visit.duration_hours)) == Decimal("1.50")
 
 
-def test_package_change_request_sent(logged_in, csrf_token, people, package_id, session_factory):
+def test_package_change_request_without_instance_changes_nothing(logged_in, csrf_token, people, package_id, session_factory):
     client = logged_in(people.provider_user)
     token = csrf_token(client, f"/provider/packages/{package_id}")
 
@@ -253,4 +265,4 @@ def test_package_change_request_sent(logged_in, csrf_token, people, package_id, 
     assert 'id="field-change-hours_per_week-error"' in empty.get_data(as_text=True)
     assert sent.status_code == 302
     with session_factory() as db:
-        assert db.scalar(sa.select(ChangeRequest.requested_hours_per_week)) == Decimal("14.00")
+        assert db.scalar(sa.select(sa.func.count()).select_from(ChangeRequest)) == 0

@@ -76,19 +76,19 @@ def _change_request(session_factory, people) -> int:
         return request_change(db, package.id, reason="Needs a second carer", requested_by_id=people.provider_user.id, hours_per_week=Decimal("14")).id
 
 
-def test_change_request_approved(logged_in, csrf_token, people, session_factory):
+def test_change_request_without_review_task_unchanged(logged_in, csrf_token, people, session_factory):
     request_id = _change_request(session_factory, people)
     client = logged_in(people.care_manager)
 
     listing = client.get("/staff/change-requests").get_data(as_text=True)
     response = client.post(f"/staff/change-requests/{request_id}", data={"csrf_token": csrf_token(client, "/staff/change-requests"), "decision": "approve", "effective_from": "2031-06-01"})
+    after = client.get("/staff/change-requests").get_data(as_text=True)
 
     assert "Needs a second carer" in listing
     assert response.status_code == 302
+    assert "its care package process has no open review task for it" in after
     with session_factory() as db:
-        request = db.get(ChangeRequest, request_id)
-    assert request.status == "approved"
-    assert request.effective_from == date(2031, 6, 1)
+        assert db.get(ChangeRequest, request_id).status == "pending"
 
 
 def test_change_request_reject_needs_note(logged_in, csrf_token, people, session_factory):
