@@ -6,10 +6,8 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-import handlers.care_topics
-import handlers.email
-import handlers.notifications
 from care.models.messaging import OutboxEmail
+from careplace.wiring import STAFF_GROUPS
 from care.models.people import Role, ServiceUser, User
 from care.models.providers import Provider, ProviderDistrict, ProviderKind, ProviderStatus
 from engine.clock import set_clock
@@ -20,18 +18,6 @@ from handlers.email import TEMPLATE_NAMES
 from handlers.registry import build_registry
 from handlers.simulators.server import start_simulators
 from processes.loader import load_all
-
-GROUPS = {"care_manager", "provider_services", "analyst", "admin", "provider_user"}
-
-
-def journey_registry(settings):
-    """Build the real registry, adding the email, notification and care topics if it does not hold them yet."""
-    registry = build_registry(settings)
-    for module, topic in ((handlers.email, "email.send"), (handlers.notifications, "notify.user"), (handlers.care_topics, "care.provider.register")):
-        if topic not in registry:
-            module.register(registry, settings)
-    return registry
-
 
 class MovableClock:
     """A clock for ``engine.clock.set_clock`` that stays still until a test moves it."""
@@ -72,7 +58,7 @@ class Journey:
         self.session_factory = session_factory
         self.registry = registry
         self.clock = clock
-        self.engine = Engine(session_factory, registry, known_groups=GROUPS, known_templates=set(TEMPLATE_NAMES))
+        self.engine = Engine(session_factory, registry, known_groups=STAFF_GROUPS, known_templates=set(TEMPLATE_NAMES))
         self.engine.deploy(load_all(), "analyst")
         self.runner = JobRunner(session_factory, registry, "test-worker")
 
@@ -138,7 +124,7 @@ class Journey:
 @pytest.fixture
 def journey(session_factory, simulators, clock):
     simulators.state.reset()
-    registry = journey_registry(simulators.handler_settings())
+    registry = build_registry(simulators.handler_settings())
     journey = Journey(session_factory, registry, clock)
     yield journey
     journey.runner.close()

@@ -4,18 +4,19 @@ import pytest
 from lxml import etree
 
 from engine.lint import lint_documents
+from careplace.wiring import STAFF_GROUPS
 from handlers.config import HandlerSettings
+from handlers.registry import build_registry
 from handlers.email import TEMPLATE_NAMES
 from processes.loader import diagram_paths, load_all
 
-from conftest import GROUPS, journey_registry
 
 NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL", "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI"}
 FLOW_NODES = "//bpmn:process//*[bpmn:incoming or bpmn:outgoing or self::bpmn:boundaryEvent or self::bpmn:startEvent]"
 
 
 def test_diagrams_lint_clean():
-    problems = lint_documents(load_all(), journey_registry(HandlerSettings()), known_groups=GROUPS, known_templates=set(TEMPLATE_NAMES))
+    problems = lint_documents(load_all(), build_registry(HandlerSettings()), known_groups=STAFF_GROUPS, known_templates=set(TEMPLATE_NAMES))
 
     assert [str(problem) for problem in problems] == []
 

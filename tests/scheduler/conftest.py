@@ -2,7 +2,6 @@
 
 import subprocess
 import sys
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -13,19 +12,6 @@ from engine import clock
 from worker_process import VISIT_RECORDS_METADATA
 
 WORKER_SCRIPT = Path(__file__).with_name("worker_process.py")
-DIAGRAMS = Path(__file__).parent.parent / "engine" / "diagrams"
-
-
-def read_diagram(name: str) -> bytes:
-    return (DIAGRAMS / name).read_bytes()
-
-
-def wait_for_file(path: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{path.name} did not appear within {timeout} seconds")
-        time.sleep(0.02)
 
 
 @pytest.fixture

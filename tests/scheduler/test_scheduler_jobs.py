@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import read_diagram
+from scheduler_helpers import read_diagram
 from engine.handler_api import HandlerRegistry
 from engine.runtime import Engine
 from scheduler.jobs import SchedulerJobs

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from careplace.db import make_db_engine, make_session_factory
-from conftest import read_diagram
+from scheduler_helpers import read_diagram
 from engine.runtime import Engine
 
 CAREPLACE = str(Path(sys.executable).with_name("careplace"))

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from conftest import read_diagram, wait_for_file
+from scheduler_helpers import read_diagram, wait_for_file
 from engine.handler_api import HandlerRegistry
 from engine.jobs import acquire_jobs
 from engine.models import AuditEvent, Instance, Job
