@@ -49,6 +49,27 @@ class FormField:
         }
 
 
+# A user task's camunda:property named REQUIRED_WHEN + field id holds an expression; when it is true, the field is required.
+REQUIRED_WHEN = "requiredWhen:"
+REQUIRED_MESSAGE = "requiredMessage:"
+
+
+def required_when_rules(task_spec, evaluate) -> dict:
+    """Return the task's conditional-requirement rules as {field id: (test, message)}.
+
+    ``evaluate(expression, values)`` runs one expression against a dict of values.
+    """
+    extensions = getattr(task_spec, "extensions", None) or {}
+    rules = {}
+    for name, expression in extensions.items():
+        if not name.startswith(REQUIRED_WHEN):
+            continue
+        field_id = name[len(REQUIRED_WHEN):]
+        message = extensions.get(REQUIRED_MESSAGE + field_id) or "is required with the answers given"
+        rules[field_id] = (lambda values, expression=expression: bool(evaluate(expression, values)), message)
+    return rules
+
+
 def form_fields(task_spec) -> list[FormField]:
     """Return the parsed fields of a user task spec (empty for tasks without a form)."""
     form = getattr(task_spec, "form", None)
@@ -170,12 +191,16 @@ def _check_constraints(spec: FormField, value: Any) -> str | None:
     return None
 
 
-def validate_submission(task_id: str, fields: list[FormField], submitted: dict, current: dict) -> dict:
+def validate_submission(task_id: str, fields: list[FormField], submitted: dict, current: dict, required_when: dict | None = None) -> dict:
     """Validate submitted values against the form and return them coerced.
 
     Every problem is collected and raised at once as FormValidationError:
     unknown fields, missing required fields, wrong types, broken constraints,
-    enum values outside the list and changes to read-only fields.
+    enum values outside the list and changes to read-only fields. An optional
+    field left empty is returned as None (False for a boolean), so later
+    expressions can test it. ``required_when`` maps a field id to
+    (test, message): ``test`` gets the submitted values merged over the
+    current data and returns True when that field must be filled in.
     """
     errors: list[FieldError] = []
     by_id = {spec.id: spec for spec in fields}
@@ -196,8 +221,8 @@ def validate_submission(task_id: str, fields: list[FormField], submitted: dict, 
         if not present:
             if spec.required and not (spec.type == "boolean" and submitted.get(spec.id) is False):
                 errors.append(FieldError(spec.id, "is required"))
-            elif spec.type == "boolean" and spec.id in submitted:
-                accepted[spec.id] = False
+            else:
+                accepted[spec.id] = False if spec.type == "boolean" else None
             continue
 
         value, error = coerce(spec.type, submitted[spec.id], spec.options)
@@ -207,6 +232,14 @@ def validate_submission(task_id: str, fields: list[FormField], submitted: dict, 
             errors.append(FieldError(spec.id, error))
         else:
             accepted[spec.id] = value
+
+    failed = {error.field for error in errors}
+    merged = {**current, **accepted}
+    for field_id, (test, message) in (required_when or {}).items():
+        if field_id in failed or merged.get(field_id) not in (None, ""):
+            continue
+        if test(merged):
+            errors.append(FieldError(field_id, message))
 
     if errors:
         raise FormValidationError(task_id, errors)

@@ -81,7 +81,7 @@ class JobRunner:
                 return self._run(session, job_id)
         except BusinessError as error:
             return self._business_failure(job_id, error)
-        except (TransientError, HandlerTimeoutError, ConflictError, sa.exc.OperationalError) as error:
+        except (TransientError, HandlerTimeoutError, ConflictError, sa.exc.OperationalError, OSError) as error:
             return self._failure(job_id, error)
         except Exception as error:  # noqa: BLE001 - a handler bug or bad data: retrying cannot help
             log.exception("job %s: handler failed with a permanent error; opening an incident", job_id)
@@ -179,7 +179,7 @@ class JobRunner:
         """Schedule a retry per the job's retry cycle, or open an incident when retries are spent or ``retry`` is False.
 
         Only transient failures (TransientError, time-outs, write conflicts,
-        database outages) are retried; any other exception means bad data or
+        database outages, OS-level I/O errors such as a reset connection) are retried; any other exception means bad data or
         a handler bug, which the same input would hit again.
         """
         with self.session_factory.begin() as session:

@@ -23,7 +23,7 @@ from engine.errors import (
     MessageNotDeliveredError,
     NotFoundError,
 )
-from engine.forms import FormField, form_fields, validate_submission
+from engine.forms import FormField, form_fields, required_when_rules, validate_submission
 from engine.handler_api import HandlerRegistry
 from engine.lint import lint_documents
 from engine.models import AuditEvent, HumanTask, Instance, MessageWait, ProcessVersion, TaskCandidate
@@ -311,12 +311,13 @@ class Engine:
         if spiff_task is None or not spiff_task.has_state(TaskState.READY):
             raise ConflictError(f"task {task_id} is no longer waiting for input; reload the task list")
 
-        values = validate_submission(task_id, form_fields(spiff_task.task_spec), data, spiff_task.data)
+        rules = required_when_rules(spiff_task.task_spec, loaded.workflow.script_engine.environment.evaluate)
+        values = validate_submission(task_id, form_fields(spiff_task.task_spec), data, spiff_task.data, rules)
         spiff_task.data.update(values)
         spiff_task.run()
         task.completed_by = actor.user
         task.completed_at = clock.now()
-        audit.record(session, "task.completed", actor.user, instance_id=task.instance_id, task_id=task_id, element_id=task.element_id, fields=sorted(values))
+        audit.record(session, "task.completed", actor.user, instance_id=task.instance_id, task_id=task_id, element_id=task.element_id, fields=sorted(name for name in values if name in data))
         advance(session, loaded, actor.user)
         save(session, loaded)
         session.flush()

@@ -57,7 +57,7 @@ def provider_onboarding() -> Diagram:
             ),
             Field("provider_name", "Organisation name", required=True, constraints=(("maxlength", "255"),)),
             Field("provider_kind", "Company or charity", "enum", required=True, values=(("company", "Company"), ("charity", "Charity"))),
-            Field("contact_email", "Contact email address", required=True, constraints=(("maxlength", "320"),)),
+            Field("contact_email", "Contact email address", required=True, constraints=(("maxlength", "320"), ("pattern", r"[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+"))),
         ],
     )
     d.service_task(

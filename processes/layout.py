@@ -158,11 +158,15 @@ class Diagram:
             return f'<bpmn:timerEventDefinition><bpmn:{kind} xsi:type="bpmn:tFormalExpression">{escape(expression)}</bpmn:{kind}></bpmn:timerEventDefinition>'
         return ""
 
-    def user_task(self, node_id, name, lane, column, row=0, *, groups: str, fields=(), due=None, documentation=""):
+    def user_task(self, node_id, name, lane, column, row=0, *, groups: str, fields=(), due=None, documentation="", properties=()):
+        """Add a user task; ``properties`` are (name, value) pairs written as camunda:property elements."""
         attributes = {"camunda:candidateGroups": groups}
         if due:
             attributes["camunda:dueDate"] = due
         extensions = "<camunda:formData>" + "".join(field.xml() for field in fields) + "</camunda:formData>" if fields else ""
+        if properties:
+            items = "".join(f'<camunda:property name="{escape(key)}" value="{escape(value)}" />' for key, value in properties)
+            extensions += f"<camunda:properties>{items}</camunda:properties>"
         body = f"<bpmn:documentation>{escape(documentation)}</bpmn:documentation>" if documentation else ""
         return self._add(Node(node_id, "userTask", name, lane, column, row, attributes, body, extensions))
 
