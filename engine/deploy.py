@@ -79,13 +79,15 @@ def deploy_documents(session: Session, documents: dict[str, bytes], actor: str, 
             except ValidationException as error:
                 raise DiagramError([LintProblem(name, getattr(error, "id", None), str(error), getattr(error, "line_number", None))]) from error
             latest = session.scalar(sa.select(sa.func.max(ProcessVersion.version)).where(ProcessVersion.process_id == process_id)) or 0
+            spec_json = spec_to_json(spec, subprocess_specs)
             session.add(
                 ProcessVersion(
                     deployment=deployment,
                     process_id=process_id,
                     name=process_name,
                     version=latest + 1,
-                    spec_json=spec_to_json(spec, subprocess_specs),
+                    spec_json=spec_json,
+                    spec_hash=content_hash(spec_json.encode("utf-8")),
                     created_at=now,
                 )
             )

@@ -68,6 +68,8 @@ class ProcessVersion(Base):
     name: Mapped[str | None] = mapped_column(sa.String(255))
     version: Mapped[int] = mapped_column(sa.Integer)
     spec_json: Mapped[str] = mapped_column(sa.Text)
+    # SHA-256 of spec_json; it keys the in-process cache of built specs.
+    spec_hash: Mapped[str] = mapped_column(sa.String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     deployment: Mapped[Deployment] = relationship(back_populates="versions")

@@ -106,8 +106,13 @@ def workflow_to_json(workflow: BpmnWorkflow) -> str:
 
 
 def workflow_from_json(state: str, spec_json: str) -> BpmnWorkflow:
-    """Restore a workflow from its state and its version's spec, with the restricted script engine set."""
+    """Restore a workflow from its state and its version's spec JSON, with the restricted script engine set."""
     spec, subprocess_specs = spec_from_json(spec_json)
+    return workflow_from_specs(state, spec, subprocess_specs)
+
+
+def workflow_from_specs(state: str, spec, subprocess_specs: dict) -> BpmnWorkflow:
+    """Restore a workflow from its state around spec objects already built (shared, never changed)."""
     dct = json.loads(state)
     SERIALIZER.migrate(dct)
     dct["spec"] = spec

@@ -1,6 +1,7 @@
 """Loading and saving instances, and keeping the query rows (tasks, jobs, waits, timers) in step."""
 
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -18,8 +19,8 @@ from sqlalchemy.orm import Session, joinedload, lazyload
 from engine import clock
 from engine.errors import NotFoundError
 from engine.expressions import is_iso_timer_literal
-from engine.models import HumanTask, Instance, Job, MessageWait, TaskCandidate
-from engine.serializer import workflow_from_json, workflow_to_json
+from engine.models import ProcessVersion, HumanTask, Instance, Job, MessageWait, TaskCandidate
+from engine.serializer import spec_from_json, workflow_from_specs, workflow_to_json
 from engine.specs import ExternalServiceTask, camunda_attributes, parse_cycle, parse_timer_value
 
 log = logging.getLogger(__name__)
@@ -41,17 +42,65 @@ class Loaded:
 def load(session: Session, instance_id: str, *, lock: bool = False) -> Loaded:
     """Load an instance and rebuild its workflow; ``lock`` takes a row lock on PostgreSQL."""
     # Fetch the version (for its spec) in the same statement, and lock only the instance row.
-    query = sa.select(Instance).where(Instance.id == instance_id).options(joinedload(Instance.version, innerjoin=True))
+    query = sa.select(Instance).where(Instance.id == instance_id).options(joinedload(Instance.version, innerjoin=True).defer(ProcessVersion.spec_json))
     if lock:
         query = query.with_for_update(of=Instance)
     row = session.scalars(query).one_or_none()
     if row is None:
         raise NotFoundError("instance", instance_id)
 
-    return Loaded(row, workflow_from_json(row.state, row.version.spec_json))
+    spec, subprocess_specs = version_specs(row.version)
+    return Loaded(row, workflow_from_specs(row.state, spec, subprocess_specs))
 
 
-def status_of(workflow: BpmnWorkflow) -> str:
+_SPEC_CACHE: OrderedDict = OrderedDict()
+_SPEC_CACHE_SIZE = 256
+
+
+def version_specs(version: ProcessVersion) -> tuple:
+    """Return the built (spec, subprocess specs) of a version, reading its spec JSON only on a cache miss.
+
+    Versions never change once stored, and the key is the hash of the spec
+    itself, so two databases that reuse a version id never share an entry.
+    """
+    key = version.spec_hash
+    cached = _SPEC_CACHE.get(key)
+    if cached is None:
+        cached = spec_from_json(version.spec_json)
+        _SPEC_CACHE[key] = cached
+        if len(_SPEC_CACHE) > _SPEC_CACHE_SIZE:
+            _SPEC_CACHE.popitem(last=False)
+    else:
+        _SPEC_CACHE.move_to_end(key)
+    return cached
+
+
+@dataclass
+class TaskStates:
+    """The workflow's tasks by state, from one unfiltered walk of the task tree.
+
+    SpiffWorkflow 3.2.0's state-filtered iterator does not descend below a
+    WAITING task, where a repeating timer's branches hang, so filter here.
+    """
+
+    ready: list
+    waiting: list
+    has_error: bool
+
+    @classmethod
+    def of(cls, workflow: BpmnWorkflow) -> "TaskStates":
+        ready, waiting, has_error = [], [], False
+        for task in workflow.get_tasks():
+            if task.has_state(TaskState.READY):
+                ready.append(task)
+            elif task.has_state(TaskState.WAITING):
+                waiting.append(task)
+            elif task.has_state(TaskState.ERROR):
+                has_error = True
+        return cls(ready, waiting, has_error)
+
+
+def status_of(workflow: BpmnWorkflow, states: TaskStates | None = None) -> str:
     """Return running, completed or error.
 
     SpiffWorkflow's task iterator stops 1,000 tasks deep, so a long loop can
@@ -62,9 +111,7 @@ def status_of(workflow: BpmnWorkflow) -> str:
         if any(not task.has_state(TaskState.FINISHED_MASK) for task in workflow.tasks.values()):
             return "error"
         return "completed"
-    # Filter here, not with get_tasks(state=ERROR): SpiffWorkflow 3.2.0's filtered iterator does not
-    # descend below a WAITING task, where a repeating timer's branches hang.
-    if any(task.has_state(TaskState.ERROR) for task in workflow.get_tasks()):
+    if (states or TaskStates.of(workflow)).has_error:
         return "error"
     return "running"
 
@@ -73,12 +120,13 @@ def save(session: Session, loaded: Loaded) -> None:
     """Write the workflow state back and refresh every query row derived from it."""
     row, workflow = loaded.row, loaded.workflow
     now = clock.now()
+    states = TaskStates.of(workflow)
     row.state = workflow_to_json(workflow)
-    row.status = status_of(workflow)
+    row.status = status_of(workflow, states)
     row.updated_at = now
     if row.status == "completed" and row.completed_at is None:
         row.completed_at = now
-    row.next_timer_at = next_timer_due(workflow)
+    row.next_timer_at = next_timer_due(workflow, states)
 
     if row in session.new:
         # The rows synced below refer to the instance without an ORM relationship, so insert a new instance first.
@@ -87,12 +135,12 @@ def save(session: Session, loaded: Loaded) -> None:
     # Leave the other writes to one flush at commit. The queries below read rows of this instance that no unflushed
     # change could have added, because every caller saves an instance at most once between flushes.
     with session.no_autoflush:
-        _sync_human_tasks(session, row, workflow, now)
+        _sync_human_tasks(session, row, workflow, now, states)
         # A process without service tasks or message events never has job or wait rows, so skip those queries.
         if _has_task_spec(workflow, lambda spec: isinstance(spec, ExternalServiceTask)):
-            _sync_jobs(session, row, workflow, now)
+            _sync_jobs(session, row, now, states)
         if _has_task_spec(workflow, lambda spec: any(isinstance(definition, MessageEventDefinition) for definition in _event_definitions(spec))):
-            _sync_message_waits(session, row, workflow)
+            _sync_message_waits(session, row, workflow, states)
 
 
 def _has_task_spec(workflow: BpmnWorkflow, predicate) -> bool:
@@ -101,10 +149,10 @@ def _has_task_spec(workflow: BpmnWorkflow, predicate) -> bool:
     return any(predicate(task_spec) for spec in specs for task_spec in spec.task_specs.values())
 
 
-def next_timer_due(workflow: BpmnWorkflow) -> datetime | None:
+def next_timer_due(workflow: BpmnWorkflow, states: TaskStates | None = None) -> datetime | None:
     """Return the earliest due time of the workflow's waiting timers, or None."""
     due_times = []
-    for task in workflow.get_tasks(state=TaskState.WAITING):
+    for task in (states or TaskStates.of(workflow)).waiting:
         if not any(isinstance(definition, TimerEventDefinition) for definition in _event_definitions(task.task_spec)):
             continue
         value = task.internal_data.get("event_value")
@@ -165,8 +213,8 @@ def resolve_assignment(workflow, task, now: datetime) -> dict:
     return assignment
 
 
-def _sync_human_tasks(session: Session, row: Instance, workflow: BpmnWorkflow, now: datetime) -> None:
-    ready = {str(task.id): task for task in workflow.get_tasks(state=TaskState.READY) if _is_human(task)}
+def _sync_human_tasks(session: Session, row: Instance, workflow: BpmnWorkflow, now: datetime, states: TaskStates) -> None:
+    ready = {str(task.id): task for task in states.ready if _is_human(task)}
     existing = {
         task.id: task
         for task in session.scalars(
@@ -225,8 +273,8 @@ def retry_intervals(cycle: str | None) -> list[float]:
     return [interval.total_seconds()] * repetitions
 
 
-def _sync_jobs(session: Session, row: Instance, workflow: BpmnWorkflow, now: datetime) -> None:
-    ready = {str(task.id): task for task in workflow.get_tasks(state=TaskState.READY) if isinstance(task.task_spec, ExternalServiceTask)}
+def _sync_jobs(session: Session, row: Instance, now: datetime, states: TaskStates) -> None:
+    ready = {str(task.id): task for task in states.ready if isinstance(task.task_spec, ExternalServiceTask)}
     existing = {job.task_id: job for job in session.scalars(sa.select(Job).where(Job.instance_id == row.id, Job.status.in_(("ready", "running", "failed"))))}
 
     for task_id, job in existing.items():
@@ -266,15 +314,15 @@ def message_definitions(task) -> list[MessageEventDefinition]:
     return [definition for definition in _event_definitions(task.task_spec) if isinstance(definition, MessageEventDefinition)]
 
 
-def waiting_message_tasks(workflow: BpmnWorkflow) -> list:
+def waiting_message_tasks(workflow: BpmnWorkflow, states: TaskStates | None = None) -> list:
     """Return the workflow's tasks that wait for a message."""
-    return [task for task in workflow.get_tasks(state=TaskState.WAITING) if message_definitions(task)]
+    return [task for task in (states or TaskStates.of(workflow)).waiting if message_definitions(task)]
 
 
-def _sync_message_waits(session: Session, row: Instance, workflow: BpmnWorkflow) -> None:
+def _sync_message_waits(session: Session, row: Instance, workflow: BpmnWorkflow, states: TaskStates) -> None:
     session.execute(sa.delete(MessageWait).where(MessageWait.instance_id == row.id))
     seen = set()
-    for task in waiting_message_tasks(workflow):
+    for task in waiting_message_tasks(workflow, states):
         keys = [key.strip() for key in (task.task_spec.extensions or {}).get("correlationKeys", "").split(",") if key.strip()]
         correlation = {key: _json_scalar(task.data.get(key)) for key in keys}
         for definition in message_definitions(task):
