@@ -1,8 +1,10 @@
 """Who is logged in, what they may open, and how they act in the engine: the login user, role checks and provider scoping."""
 
 import functools
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from flask import abort, current_app
 from flask_login import current_user, login_required
@@ -34,10 +36,11 @@ class LoginUser:
     role: str
     provider_id: int | None
     active: bool
+    session_version: int
 
     @classmethod
     def from_model(cls, user: User) -> "LoginUser":
-        return cls(user.id, user.display_name, user.role, user.provider_id, bool(user.is_active))
+        return cls(user.id, user.display_name, user.role, user.provider_id, bool(user.is_active), user.session_version)
 
     @property
     def is_authenticated(self) -> bool:
@@ -52,7 +55,12 @@ class LoginUser:
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        """Return ``"<user id>:<session version>"``, the value Flask-Login keeps in the session and remember-me cookies.
+
+        Raising ``users.session_version`` (at logout, or on a password or role change)
+        makes every cookie issued before it load no user.
+        """
+        return f"{self.id}:{self.session_version}"
 
     @property
     def is_provider_user(self) -> bool:
@@ -101,7 +109,21 @@ def own_provider_id() -> int:
 
 
 def safe_local_path(target: str | None) -> str | None:
-    """Return ``target`` when it is a path on this site, else None, so redirects never leave the site."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+    """Return ``target`` when it is a path on this site, else None, so redirects never leave the site.
+
+    Browsers drop tabs and newlines from a URL and read a backslash as a slash, so
+    ``/%09/evil.example`` (a tab) would become ``//evil.example``, another host. Any control,
+    format or whitespace character, any backslash, and any scheme or host reject the target.
+    """
+    if not target:
+        return None
+    if any(character.isspace() or unicodedata.category(character)[0] in "CZ" for character in target):
+        return None
+    if "\\" in target or not target.startswith("/") or target.startswith("//"):
+        return None
+
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+
+    return target

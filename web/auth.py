@@ -1,6 +1,8 @@
 """Login and logout against the care users table, each attempt written to the audit log."""
 
 import logging
+import math
+import re
 
 import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
@@ -8,11 +10,13 @@ from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.security import check_password_hash
 
 from care.models.people import User
+from care.people import end_sessions
 from engine import audit, clock
 from handlers.notifications import unread_count
 from web.access import ADMIN, ANALYST, CARE_MANAGER, PROVIDER_SERVICES, PROVIDER_USER, LoginUser, safe_local_path, services
 from web.extensions import login_manager
 from web.forms import ActionForm, LoginForm
+from web.security import ACCOUNT, Lockout, login_throttle
 
 log = logging.getLogger(__name__)
 
@@ -26,16 +30,20 @@ login_manager.session_protection = "strong"
 # A hash that check_password_hash can compare against when the email is unknown, so the
 # response time does not reveal which email addresses have accounts.
 _UNKNOWN_USER_HASH = "scrypt:32768:8:1$careplace$" + "0" * 128
+# The user id Flask-Login keeps in the session: "<users.id>:<users.session_version>" (LoginUser.get_id).
+_SESSION_USER_ID = re.compile(r"(\d+):(\d+)", re.ASCII)
 
 
 @login_manager.user_loader
 def load_user(user_id: str) -> LoginUser | None:
-    if not user_id.isdigit():
+    """Load the session's user, unless the account is inactive or its session version has moved on since the login."""
+    match = _SESSION_USER_ID.fullmatch(user_id)
+    if match is None:
         return None
 
     with services().session_factory() as db:
-        user = db.get(User, int(user_id))
-        if user is None or not user.is_active:
+        user = db.get(User, int(match.group(1)))
+        if user is None or not user.is_active or user.session_version != int(match.group(2)):
             return None
         return LoginUser.from_model(user)
 
@@ -58,6 +66,12 @@ def login():
     form = LoginForm()
     failed = False
     if form.validate_on_submit():
+        throttle = login_throttle()
+        # Checked before the user lookup and the password hash, so a locked-out attempt costs no scrypt work.
+        lockout = throttle.lockout(form.email.data, request.remote_addr)
+        if lockout is not None:
+            return _locked_out_page(lockout)
+
         user = _find_user(form.email.data)
         password_hash = user.password_hash if user is not None and user.password_hash else _UNKNOWN_USER_HASH
         password_ok = check_password_hash(password_hash, form.password.data)
@@ -72,11 +86,28 @@ def login():
             return redirect(next_page or url_for("auth.home"))
 
         failed = True
-        _audit("user.login_failed", str(user.id) if user is not None else "anonymous", known_user=user is not None)
-        log.warning("failed login for %s", f"user {user.id}" if user is not None else "an unknown email address")
+        actor = str(user.id) if user is not None else "anonymous"
+        user_label = f"user {user.id}" if user is not None else "an unknown email address"
+        _audit("user.login_failed", actor, known_user=user is not None)
+        log.warning("failed login for %s", user_label)
+        for scope in throttle.record_failure(form.email.data, request.remote_addr):
+            _audit("user.login_locked", actor, scope=scope, known_user=user is not None)
+            log.warning("logins locked for %s: too many failed logins per %s", user_label, scope)
 
     status = 401 if failed else 200
     return render_template("auth/login.html", form=form, failed=failed), status
+
+
+def _locked_out_page(lockout: Lockout):
+    minutes = math.ceil(lockout.retry_after / 60)
+    wait = "1 minute" if minutes == 1 else f"{minutes} minutes"
+    if lockout.scope == ACCOUNT:
+        message = f"Logging in to this account is paused after too many failed attempts. Try again in {wait}, or ask your Care Place administrator to reset your password."
+    else:
+        message = f"Logging in from your network is paused after too many failed attempts. Try again in {wait}."
+
+    page = render_template("errors/error.html", status=429, title="Too many failed logins", message=message)
+    return page, 429, {"Retry-After": str(lockout.retry_after)}
 
 
 @blueprint.post("/logout")
@@ -87,9 +118,12 @@ def logout():
         return redirect(url_for("auth.home"))
 
     user_id = current_user.id
+    # A copy of the old session cookie stays signed and valid, so raising the version is what makes it load no user.
+    with services().session_factory.begin() as db:
+        end_sessions(db.get(User, user_id))
+        audit.record(db, "user.logout", str(user_id))
     logout_user()
     session.clear()
-    _audit("user.logout", str(user_id))
     log.info("user %s logged out", user_id)
     flash("You have logged out.", "info")
     return redirect(url_for("auth.login"))
@@ -111,7 +145,11 @@ def home():
 
 
 def navigation_context() -> dict:
-    """Template values for the navigation: the logout form and, for provider users, the unread notification count."""
+    """Template values for the navigation: the logout form and, for provider users, the unread notification count.
+
+    The logout form is built with ``formdata=None`` so it never reads the request body: the
+    413 page renders this navigation, and reading an oversized body there raises 413 again.
+    """
     if not current_user.is_authenticated:
         return {}
 
@@ -119,4 +157,4 @@ def navigation_context() -> dict:
     if current_user.role == PROVIDER_USER:
         with services().session_factory() as db:
             unread = unread_count(db, user_id=current_user.id, provider_id=current_user.provider_id)
-    return {"logout_form": ActionForm(), "unread_notifications": unread}
+    return {"logout_form": ActionForm(formdata=None), "unread_notifications": unread}

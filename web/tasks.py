@@ -3,11 +3,13 @@
 import logging
 from datetime import timedelta
 
+import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from engine import clock
 from engine.errors import FormValidationError
+from engine.runtime import Actor
 from web.access import ALL_ROLES, actor_for, roles_required, services
 from web.forms import ActionForm
 from web.paging import fetch_page, page_number
@@ -40,11 +42,25 @@ def task_list():
         ),
         page,
     )
-    process_ids = sorted({version.process_id for version in engine.versions()})
+    process_ids = _visible_process_ids(actor, process_id)
     filters = {"view": view, "process": process_id or "", "due": "overdue" if overdue_only else ""}
     return render_template(
         "tasks/list.html", tasks=tasks, now=now, due_soon=now + DUE_SOON, process_ids=process_ids, filters=filters, action_form=ActionForm()
     )
+
+
+def _visible_process_ids(actor: Actor, selected: str | None) -> list[str]:
+    """Return the process ids of the open tasks the actor may see, for the filter's choices, with the selected one kept.
+
+    Listing every deployed process instead would show a provider the council's processes.
+    """
+    visible = services().engine.task_query(actor).subquery()
+    with services().session_factory() as db:
+        process_ids = set(db.scalars(sa.select(visible.c.process_id).distinct()))
+
+    if selected:
+        process_ids.add(selected)
+    return sorted(process_ids)
 
 
 @blueprint.post("/<task_id>/claim")

@@ -47,6 +47,8 @@ class User(Timestamped, Base):
     role: Mapped[str] = mapped_column(sa.String(30), index=True)
     provider_id: Mapped[int | None] = mapped_column(sa.ForeignKey("providers.id", ondelete="RESTRICT"), index=True)
     last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Part of the login session's user id, so raising it (care.people.end_sessions) ends every session and remember-me cookie.
+    session_version: Mapped[int] = mapped_column(sa.Integer, default=1, server_default=sa.text("1"))
 
     provider: Mapped["Provider | None"] = relationship(back_populates="users", foreign_keys=[provider_id])
 

@@ -68,6 +68,38 @@ def test_login_rejects_offsite_next(client, people, csrf_token):
     assert response.headers["Location"] == "/"
 
 
+@pytest.mark.parametrize(
+    "next_page",
+    [
+        "/%09/evil.example",
+        "/%0a/evil.example",
+        "/%0d/evil.example",
+        "/%0d%0aSet-Cookie:%20x=1",
+        "%09//evil.example",
+        "/%e2%80%8b/evil.example",
+        "/\\evil.example",
+        "https://evil.example/",
+        "https:/evil.example",
+        "evil.example",
+        "javascript:alert(1)",
+        "/tasks%20",
+    ],
+)
+def test_login_rejects_unsafe_next(client, people, csrf_token, next_page):
+    token = csrf_token(client, "/login")
+    response = client.post(f"/login?next={next_page}", data={"email": people.admin.email, "password": "correct horse battery staple", "csrf_token": token})
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+
+
+def test_login_follows_local_next_with_query(client, people, csrf_token):
+    token = csrf_token(client, "/login")
+    response = client.post("/login?next=/tasks%3Fview%3Dmine", data={"email": people.admin.email, "password": "correct horse battery staple", "csrf_token": token})
+
+    assert response.headers["Location"] == "/tasks?view=mine"
+
+
 def test_login_follows_local_next(client, people, csrf_token):
     token = csrf_token(client, "/login")
     response = client.post("/login?next=/tasks", data={"email": people.admin.email, "password": "correct horse battery staple", "csrf_token": token})

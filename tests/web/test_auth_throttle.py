@@ -1,0 +1,135 @@
+"""The failed-login throttle: per account and per client address, rejected with 429 before the password is checked."""
+
+import pytest
+import sqlalchemy as sa
+
+import web.auth
+from engine.models import AuditEvent
+from tests.web.conftest import PASSWORD
+from web import create_app
+from web.security import ACCOUNT_LIMIT_CONFIG
+
+
+def _post_login(client, csrf_token, email: str, password: str):
+    token = csrf_token(client, "/login")
+    return client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+
+
+def _fail(client, csrf_token, email: str, times: int) -> list[int]:
+    return [_post_login(client, csrf_token, email, "wrong password").status_code for _ in range(times)]
+
+
+def _client_from(app, address: str):
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def _audit_events(session_factory, kind: str) -> list[AuditEvent]:
+    with session_factory() as db:
+        return list(db.scalars(sa.select(AuditEvent).where(AuditEvent.kind == kind).order_by(AuditEvent.id)))
+
+
+@pytest.fixture
+def password_checks(monkeypatch):
+    """The number of password hash comparisons the login view makes."""
+    calls = []
+    real = web.auth.check_password_hash
+
+    def counting(password_hash, password):
+        calls.append(1)
+        return real(password_hash, password)
+
+    monkeypatch.setattr(web.auth, "check_password_hash", counting)
+    return calls
+
+
+def test_throttle_locks_account_after_five_failures(client, people, csrf_token):
+    statuses = _fail(client, csrf_token, people.care_manager.email, 6)
+
+    assert statuses == [401, 401, 401, 401, 401, 429]
+
+
+def test_throttle_locked_account_rejects_right_password(client, people, csrf_token, password_checks):
+    _fail(client, csrf_token, people.care_manager.email, 5)
+    checks_before = len(password_checks)
+
+    response = _post_login(client, csrf_token, people.care_manager.email, PASSWORD)
+    page = response.get_data(as_text=True)
+
+    assert response.status_code == 429
+    assert len(password_checks) == checks_before
+    assert 0 < int(response.headers["Retry-After"]) <= 15 * 60
+    assert "Too many failed logins" in page
+    assert "Try again in 15 minutes" in page
+    assert client.get("/tasks").status_code == 302
+
+
+def test_throttle_account_key_ignores_case(client, people, csrf_token):
+    _fail(client, csrf_token, people.care_manager.email.upper(), 5)
+
+    response = _post_login(client, csrf_token, f" {people.care_manager.email} ", PASSWORD)
+
+    assert response.status_code == 429
+
+
+def test_throttle_other_account_unaffected(client, people, csrf_token):
+    _fail(client, csrf_token, people.care_manager.email, 5)
+
+    response = _post_login(client, csrf_token, people.analyst.email, PASSWORD)
+
+    assert response.status_code == 302
+
+
+def test_throttle_unknown_email_locked_alike(client, people, csrf_token):
+    statuses = _fail(client, csrf_token, "nobody@example.test", 6)
+
+    assert statuses[-1] == 429
+
+
+def test_throttle_successful_logins_not_counted(app, people, csrf_token):
+    for _ in range(6):
+        client = app.test_client()
+        assert _post_login(client, csrf_token, people.care_manager.email, PASSWORD).status_code == 302
+
+    client = app.test_client()
+    assert _fail(client, csrf_token, people.care_manager.email, 5) == [401] * 5
+
+
+def test_throttle_locks_address_after_twenty_failures(app, people, csrf_token):
+    attacker = _client_from(app, "192.0.2.10")
+    for number in range(20):
+        assert _fail(attacker, csrf_token, f"guess{number}@example.test", 1) == [401]
+
+    blocked = _post_login(attacker, csrf_token, people.care_manager.email, PASSWORD)
+    elsewhere = _post_login(_client_from(app, "192.0.2.20"), csrf_token, people.care_manager.email, PASSWORD)
+
+    assert blocked.status_code == 429
+    assert "Logging in from your network is paused" in blocked.get_data(as_text=True)
+    assert "Retry-After" in blocked.headers
+    assert elsewhere.status_code == 302
+
+
+def test_throttle_lockout_audited_without_email(client, people, csrf_token, session_factory, caplog):
+    caplog.set_level("DEBUG")
+    _fail(client, csrf_token, people.care_manager.email, 7)
+    _fail(client, csrf_token, "nobody@example.test", 5)
+
+    locked = _audit_events(session_factory, "user.login_locked")
+
+    assert [(event.actor, event.detail["scope"]) for event in locked] == [(str(people.care_manager.id), "account"), ("anonymous", "account")]
+    assert all("example.test" not in str(event.detail) for event in locked)
+    assert "example.test" not in caplog.text
+    assert f"logins locked for user {people.care_manager.id}: too many failed logins per account" in caplog.text
+
+
+def test_throttle_limit_from_config(services, people, csrf_token):
+    app = create_app(services.settings, services, {"TESTING": True, ACCOUNT_LIMIT_CONFIG: "2 per 15 minutes"})
+    client = app.test_client()
+
+    assert _fail(client, csrf_token, people.care_manager.email, 3) == [401, 401, 429]
+
+
+def test_throttle_invalid_limit_rejected(services):
+    with pytest.raises(ValueError, match=ACCOUNT_LIMIT_CONFIG):
+        create_app(services.settings, services, {"TESTING": True, ACCOUNT_LIMIT_CONFIG: "often"})
