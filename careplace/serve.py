@@ -8,23 +8,22 @@ from datetime import timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
-from werkzeug.security import generate_password_hash
 from werkzeug.serving import make_server
 
 import processes
-from care.enquiries import create_enquiry, send_enquiry
 from care.models.people import Role, ServiceUser, User
 from care.models.providers import Provider, ProviderDistrict, ProviderKind, ProviderStatus
+from care.people import set_password
 from careplace.config import Settings
 from careplace.db import upgrade
 from careplace.wiring import build_services
 from engine import clock
-from engine.errors import DiagramError
+from engine.errors import DiagramError, NotFoundError
 from handlers.config import HandlerSettings
-from handlers.notifications import notify_provider
 from handlers.simulators.server import start_simulators
 from scheduler.worker import default_worker_id, start_scheduler, wake
 from web import create_app
+from web.access import LoginUser, actor_for
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +37,9 @@ DEMO_ACCOUNTS = (
     ("provider@example.test", "Jo Rivers (Brookside Home Care)", Role.PROVIDER_USER),
     ("provider2@example.test", "Lee Chen (Meadow Lane Care)", Role.PROVIDER_USER),
 )
+DEMO_SERVICE_USER = "SU-DEMO-1"
+# The business key until the enquiry is created, when the process takes the enquiry's reference instead.
+DEMO_ENQUIRY_KEY = f"{DEMO_SERVICE_USER}/demo"
 
 
 def run_serve(args) -> int:
@@ -53,11 +55,12 @@ def run_serve(args) -> int:
     simulators = start_simulators()
     services = build_services(settings, simulators.handler_settings(HandlerSettings.from_env()))
     if args.demo:
-        _deploy_diagrams(services)
+        deploy_demo_diagrams(services)
         passwords = create_demo_accounts(services.session_factory)
-        seed_demo_data(services.session_factory)
+        seed_demo_data(services)
         _print_accounts(passwords, args.host, args.port)
 
+    # The scheduler's first pass runs at once, so it creates and sends the demo enquiry raised above.
     worker_id = default_worker_id()
     scheduler, jobs = start_scheduler(services, worker_id, interval=settings.worker_interval, deliver_email=False)
     services.engine.after_commit.append(lambda: wake(scheduler))
@@ -85,7 +88,7 @@ def run_serve(args) -> int:
     return 0
 
 
-def _deploy_diagrams(services) -> None:
+def deploy_demo_diagrams(services) -> None:
     documents = processes.load_all()
     if not documents:
         log.info("no diagrams in the processes package, so none were deployed")
@@ -118,7 +121,7 @@ def create_demo_accounts(session_factory) -> dict[str, str]:
                 provider = provider_by_email.get(email)
                 user = User(email=email, display_name=display_name, role=role, provider_id=provider.id if provider else None)
                 db.add(user)
-            user.password_hash = generate_password_hash(password)
+            set_password(user, password)
             user.is_active = True
             passwords[email] = password
     log.info("demo accounts ready: %d, with new passwords", len(passwords))
@@ -146,31 +149,44 @@ def _demo_providers(db) -> list[Provider]:
     return providers
 
 
-def seed_demo_data(session_factory) -> None:
-    """Add one made-up service user and one open enquiry sent to both demo providers, unless it exists."""
-    with session_factory.begin() as db:
-        if db.scalar(sa.select(ServiceUser.id).where(ServiceUser.reference == "SU-DEMO-1")) is not None:
-            log.info("demo data already present")
-            return
+def seed_demo_data(services) -> None:
+    """Add one made-up service user and raise one enquiry for both demo providers through the ``enquiry`` process.
 
-        person = ServiceUser(reference="SU-DEMO-1", display_name="Robin Example", postcode_district="LS6", full_postcode="LS6 9ZZ", address="1 Example Road")
-        db.add(person)
-        db.flush()
-        care_manager = db.scalar(sa.select(User).where(User.email == "cm@example.test"))
-        providers = db.scalars(sa.select(Provider).where(Provider.company_number.in_(("DM000001", "DM000002")))).all()
-        start_on = clock.now().date() + timedelta(days=14)
-        enquiry = create_enquiry(
-            db,
-            service_user_id=person.id,
-            raised_by_id=care_manager.id,
-            hours_per_week=Decimal("10.50"),
-            expected_start_on=start_on,
-            notes="Morning and evening visits; help with medication.",
-        )
-        send_enquiry(db, enquiry.id, [provider.id for provider in providers])
-        for provider in providers:
-            notify_provider(db, provider.id, f"New enquiry {enquiry.reference}", "A new enquiry in LS6 is waiting for your response.", f"/provider/enquiries/{enquiry.id}")
-    log.info("demo data seeded: one enquiry sent to %d providers", len(providers))
+    The care manager's "Raise enquiry" task is completed here. The service tasks that
+    create the enquiry and send it to the providers run in the scheduler, which then
+    gives each provider user a "Respond to enquiry" task. Nothing is added twice.
+    """
+    engine = services.engine
+    try:
+        with services.session_factory.begin() as db:
+            if db.scalar(sa.select(ServiceUser.id).where(ServiceUser.reference == DEMO_SERVICE_USER)) is not None:
+                log.info("demo data already present")
+                return
+
+            person = ServiceUser(reference=DEMO_SERVICE_USER, display_name="Robin Example", postcode_district="LS6", full_postcode="LS6 9ZZ", address="1 Example Road")
+            db.add(person)
+            db.flush()
+            care_manager_user = LoginUser.from_model(db.scalar(sa.select(User).where(User.email == "cm@example.test")))
+            provider_ids = list(db.scalars(sa.select(Provider.id).where(Provider.company_number.in_(("DM000001", "DM000002"))).order_by(Provider.id)))
+            # Started in the service user's transaction, so a demo database with the service user always has the enquiry instance.
+            data = {"service_user_id": person.id, "care_manager_id": care_manager_user.id}
+            instance_id = engine.start("enquiry", business_key=DEMO_ENQUIRY_KEY, data=data, actor=DEMO_ACTOR, session=db)
+    except NotFoundError:
+        log.error("the enquiry process is not deployed, so the demo enquiry was not raised")
+        return
+
+    actor = actor_for(care_manager_user)
+    raise_task = next(task for task in engine.list_tasks(actor, business_key=DEMO_ENQUIRY_KEY) if task.element_id == "raise_enquiry")
+    start_on = clock.now().date() + timedelta(days=14)
+    form = {
+        "hours_per_week": "10.5",
+        "expected_start_on": start_on.isoformat(),
+        "urgency": "standard",
+        "provider_ids": ",".join(str(provider_id) for provider_id in provider_ids),
+        "notes": "Morning and evening visits; help with medication.",
+    }
+    engine.complete(raise_task.id, form, actor)
+    log.info("demo enquiry raised in instance %s for %d providers; the scheduler sends it", instance_id, len(provider_ids))
 
 
 def _print_accounts(passwords: dict[str, str], host: str, port: int) -> None:
