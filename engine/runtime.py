@@ -215,10 +215,14 @@ class Engine:
         query = sa.select(HumanTask).where(HumanTask.status == status)
         if mine_only:
             return query.where(HumanTask.assignee == actor.user)
-        offered = sa.exists().where(TaskCandidate.task_id == HumanTask.id, TaskCandidate.group_name.in_(actor.groups))
         if actor.is_admin:
             return query
-        return query.where(sa.or_(HumanTask.assignee == actor.user, sa.and_(HumanTask.assignee.is_(None), offered)))
+        # A union of two index lookups (by group, by assignee) keeps the cost to this actor's tasks; an OR with
+        # EXISTS made PostgreSQL filter every open task of every provider.
+        offered = sa.select(TaskCandidate.task_id).where(TaskCandidate.group_name.in_(actor.groups))
+        assigned = sa.select(HumanTask.id).where(HumanTask.assignee == actor.user, HumanTask.status == status)
+        visible = sa.union(offered, assigned)
+        return query.where(HumanTask.id.in_(visible), sa.or_(HumanTask.assignee.is_(None), HumanTask.assignee == actor.user))
 
     def _task_for(self, session: Session, task_id: str, actor: Actor) -> HumanTask:
         task = session.get(HumanTask, task_id, options=[joinedload(HumanTask.candidates)])
