@@ -25,6 +25,8 @@ def _read_documents(paths: list[str]) -> dict[str, bytes]:
         file = Path(path)
         if not file.is_file():
             raise SystemExit(f"careplace: {path}: no such file; give the path of a .bpmn file")
+        if file.name in documents:
+            raise SystemExit(f"careplace: two files are named {file.name}; versions are stored by file name, so rename one")
         documents[file.name] = file.read_bytes()
     return documents
 
@@ -48,8 +50,11 @@ def _actor(args) -> Actor:
 
 def cmd_lint(args, services) -> int:
     problems = services.engine.lint(_read_documents(args.files))
-    for problem in problems:
-        print(problem)
+    if args.json:
+        print(json.dumps([problem.as_dict() for problem in problems]))
+    else:
+        for problem in problems:
+            print(problem)
     return 1 if any(problem.severity == "error" for problem in problems) else 0
 
 
@@ -81,6 +86,28 @@ def cmd_start(args, services) -> int:
         print(json.dumps(to_jsonable(instance)))
     else:
         print(f"started {instance_id} ({instance.status})")
+    if instance.status == "error":
+        print(f"careplace: instance {instance_id} failed as it started; see `careplace incidents` and retry after correcting the data", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_form(args, services) -> int:
+    form = services.engine.task_form(args.task_id, _actor(args))
+    if args.json:
+        print(json.dumps({"task": to_jsonable(form.task), "fields": to_jsonable([field.as_dict() for field in form.fields]), "values": to_jsonable(form.values)}))
+        return 0
+    print(f"{form.task.name} ({form.task.element_id}) in instance {form.task.instance_id}")
+    if form.documentation:
+        print(f"  {form.documentation}")
+    if not form.fields:
+        print("  (no form fields: complete it with no --data)")
+    for field in form.fields:
+        flags = [flag for flag, on in (("required", field.required), ("read-only", field.readonly)) if on]
+        options = f" one of {', '.join(option_id for option_id, _name in field.options)}" if field.options else ""
+        current = form.values.get(field.id)
+        shown = f" [now {current}]" if current is not None else ""
+        print(f"  {field.id:<24} {field.type:<8} {field.label}{' (' + ', '.join(flags) + ')' if flags else ''}{options}{shown}")
     return 0
 
 
@@ -175,10 +202,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--user", default="operator", help="who the command acts as (recorded in the audit log)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def add(name, func, help_text, *, needs_services=True):
+    def add(name, func, help_text, *, needs_services=True, json_output=True):
         command = sub.add_parser(name, help=help_text)
-        command.set_defaults(func=func, needs_services=needs_services)
-        command.add_argument("--json", action="store_true", help="print JSON instead of text")
+        command.set_defaults(func=func, needs_services=needs_services, json=False)
+        if json_output:
+            command.add_argument("--json", action="store_true", help="print JSON instead of text (errors too)")
         return command
 
     lint = add("lint", cmd_lint, "check diagrams and print one problem per line")
@@ -189,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("process_id")
     start.add_argument("--business-key")
     start.add_argument("--data", help="process variables as a JSON object")
-    for name, func, help_text in (("tasks", cmd_tasks, "list open human tasks for a user and groups"), ("claim", cmd_claim, "claim a task"), ("release", cmd_release, "release a claimed task"), ("complete", cmd_complete, "complete a task with form data")):
+    for name, func, help_text in (("tasks", cmd_tasks, "list open human tasks for a user and groups"), ("form", cmd_form, "show a task's form fields and current values"), ("claim", cmd_claim, "claim a task"), ("release", cmd_release, "release a claimed task"), ("complete", cmd_complete, "complete a task with form data")):
         command = add(name, func, help_text)
         command.add_argument("--groups", default="", help="comma-separated groups of the acting user")
         command.add_argument("--admin", action="store_true", help="act as an administrator (sees every task)")
@@ -240,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.getLogger("careplace.db").setLevel(logging.WARNING)
+    # SpiffWorkflow logs every task state change at INFO, which drowns the command's own output.
+    logging.getLogger("spiff").setLevel(logging.WARNING)
     services = None
     if args.needs_services:
         if settings.database_url.startswith("sqlite") or args.command == "db-upgrade":
@@ -248,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args, services)
     except EngineError as error:
+        if args.json:
+            print(json.dumps({"error": type(error).__name__, "message": str(error)}))
         print(f"careplace: {error}", file=sys.stderr)
         return 1
     finally:

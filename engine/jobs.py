@@ -1,6 +1,7 @@
 """Running service-task jobs: lease, handler call with a time-out, output mapping, retries and incidents."""
 
 import threading
+import traceback
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -84,7 +85,10 @@ class JobRunner:
         except (TransientError, HandlerTimeoutError, ConflictError, sa.exc.OperationalError, OSError) as error:
             return self._failure(job_id, error)
         except Exception as error:  # noqa: BLE001 - a handler bug or bad data: retrying cannot help
-            log.exception("job %s: handler failed with a permanent error; opening an incident", job_id)
+            # The message can quote task data, so the log names only the error type and where it was raised.
+            frame = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
+            where = f"{frame.filename}:{frame.lineno}" if frame else "unknown place"
+            log.error("job %s: handler failed with %s at %s; opening an incident", job_id, type(error).__name__, where)
             return self._failure(job_id, error, retry=False)
 
     def _run(self, session: Session, job_id: int) -> JobOutcome:

@@ -221,9 +221,9 @@ def check_loops(lint: FileLint) -> None:
 
     A cycle with nothing to wait on (timer, message or user task) runs as a
     tight loop. SpiffWorkflow 3.2.0 keeps every past task and walks the task
-    tree only 1,000 deep, so a loop stops advancing, with no error, once it
-    has run about 1,000 tasks. In a trial, loops of two and three tasks
-    stopped after 500 and 333 passes, and is_completed() then returned True.
+    tree only 1,000 deep, so a loop stops advancing once it has run about
+    1,000 tasks. In a trial, loops of two and three tasks stopped after 500
+    and 333 passes; the engine then marks the instance as failed.
     A cycle through a user task waits for people, but still keeps every pass.
     """
     for container in lint.xpath(" | ".join(f"//bpmn:{tag}" for tag in CONTAINER_TAGS)):
@@ -236,7 +236,7 @@ def check_loops(lint: FileLint) -> None:
         for component in _cycles(busy_edges):
             first = nodes[min(component, key=order.get)]
             names = ", ".join(f"'{node_id}'" for node_id in sorted(component, key=order.get)[:6])
-            lint.warning(first, f"the flows through {names} form a loop with no timer, message or user task to wait on. Each pass keeps its tasks, so the instance grows and stops advancing, without an error, once the loop has run about 1,000 tasks. Add a wait or model the repetition as separate instances")
+            lint.warning(first, f"the flows through {names} form a loop with no timer, message or user task to wait on. Each pass keeps its tasks, so the instance grows and fails once the loop has run about 1,000 tasks. Add a wait or model the repetition as separate instances")
 
         for component in _cycles(edges):
             user_tasks = sorted((node_id for node_id in component if local_name(nodes[node_id]) == "userTask"), key=order.get)

@@ -54,13 +54,18 @@ class SchedulerJobs:
             return 0
         return self.calendar.send_due()
 
-    def run_service_tasks(self, *, limit: int = 20) -> int:
+    def run_service_tasks(self, *, limit: int = 20, max_rounds: int = 50) -> int:
+        """Run due service tasks until none is due, so a chain of service tasks finishes in one pass.
+
+        ``max_rounds`` bounds a pass, so a diagram that keeps making new jobs cannot hold the worker.
+        """
         total = 0
-        while True:
+        for _round in range(max_rounds):
             outcomes = self.runner.run_due(limit=limit)
             total += len(outcomes)
-            if len(outcomes) < limit:
-                return total
+            if not outcomes:
+                break
+        return total
 
     def deliver_outbox(self) -> int:
         if not self.deliver_email or not self.services.handler_settings.smtp_host:

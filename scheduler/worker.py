@@ -1,5 +1,7 @@
 """``careplace worker``: APScheduler running the scheduler jobs until SIGTERM, or once with ``--once``."""
 
+import dataclasses
+import json
 import logging
 import os
 import signal
@@ -50,7 +52,7 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def run_worker(services, *, once: bool = False, worker_id: str | None = None) -> int:
+def run_worker(services, *, once: bool = False, worker_id: str | None = None, as_json: bool = False) -> int:
     worker_id = worker_id or default_worker_id()
     if once:
         jobs = SchedulerJobs(services, worker_id, send_calendar_messages=True)
@@ -58,10 +60,13 @@ def run_worker(services, *, once: bool = False, worker_id: str | None = None) ->
             report = jobs.run_pass()
         finally:
             jobs.close()
-        print(
-            f"timers fired: {report.timers_fired}, service tasks run: {report.jobs_run}, emails sent: {report.emails_sent}, "
-            f"calendar messages sent: {report.calendar_messages}"
-        )
+        if as_json:
+            print(json.dumps(dataclasses.asdict(report)))
+        else:
+            print(
+                f"timers fired: {report.timers_fired}, service tasks run: {report.jobs_run}, emails sent: {report.emails_sent}, "
+                f"calendar messages sent: {report.calendar_messages}"
+            )
         return 1 if report.errors else 0
 
     stop = threading.Event()
