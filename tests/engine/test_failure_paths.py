@@ -117,3 +117,12 @@ def test_permanent_handler_error_no_retry(session_factory, strict_registry):
     assert incident.attempts == 1
     assert incident.error == "ValueError: hours must not be negative"
     assert engine.get_instance(instance_id).status == "running"
+
+
+def test_oversized_diagram_rejected(session_factory):
+    engine = Engine(session_factory, HandlerRegistry())
+    padding = "<!-- " + "x" * (6 * 1024 * 1024) + " -->"
+
+    problems = engine.lint({"huge.bpmn": HEADER.format(process_id="huge", body=ENDLESS_SCRIPT + padding).encode()})
+
+    assert [problem.message for problem in problems] == ["the diagram is 6.0 MB, over the 5 MB limit; split it into smaller processes"]
