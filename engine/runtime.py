@@ -56,9 +56,15 @@ class TaskForm:
 
 
 class Engine:
-    """Deploys diagrams and drives instances; every method commits its own transaction."""
+    """Deploys diagrams and drives instances; every method commits its own transaction.
 
-    def __init__(self, session_factory: sessionmaker[Session], registry: HandlerRegistry | None = None, *, known_groups: set[str] | None = None, known_templates: set[str] | None = None):
+    ``start``, ``send_message`` and ``set_business_key`` also take a
+    ``session`` to act inside the caller's transaction. A handler, which
+    runs inside the transaction that completes its service task, uses
+    ``Engine(None)`` for that: an engine with no session factory of its own.
+    """
+
+    def __init__(self, session_factory: sessionmaker[Session] | None, registry: HandlerRegistry | None = None, *, known_groups: set[str] | None = None, known_templates: set[str] | None = None):
         self.session_factory = session_factory
         self.registry = registry or HandlerRegistry()
         self.known_groups = known_groups
