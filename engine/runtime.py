@@ -133,8 +133,9 @@ class Engine:
         return row.id
 
     def get_instance(self, instance_id: str) -> Instance:
+        """Return the instance row with its version loaded (without the spec JSON), detached from any session."""
         with self.session_factory() as session:
-            row = session.get(Instance, instance_id)
+            row = session.get(Instance, instance_id, options=[joinedload(Instance.version).defer(ProcessVersion.spec_json)])
             if row is None:
                 raise NotFoundError("instance", instance_id)
             return row

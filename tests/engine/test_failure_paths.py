@@ -126,3 +126,14 @@ def test_oversized_diagram_rejected(session_factory):
     problems = engine.lint({"huge.bpmn": HEADER.format(process_id="huge", body=ENDLESS_SCRIPT + padding).encode()})
 
     assert [problem.message for problem in problems] == ["the diagram is 6.0 MB, over the 5 MB limit; split it into smaller processes"]
+
+
+def test_get_instance_has_version(session_factory):
+    engine = Engine(session_factory, HandlerRegistry())
+    deploy(engine, "grouped", GROUP_EXPRESSION)
+    instance_id = engine.start("grouped", data={"provider_id": 3})
+
+    row = engine.get_instance(instance_id)
+
+    assert row.version.process_id == "grouped"
+    assert row.version.version == 1
