@@ -282,8 +282,16 @@ class Engine:
                 raise AccessDeniedError(f"task {task_id} is not claimed by {actor.user}, so they cannot release it")
             if not task.candidates:
                 raise ConflictError(f"task {task_id} has no candidate groups to return to; reassign it instead")
-            task.assignee = None
-            task.claimed_at = None
+
+            # Release only the claim that was read, so a release racing a new claim cannot undo it.
+            released = session.execute(
+                sa.update(HumanTask)
+                .where(HumanTask.id == task_id, HumanTask.status == "open", HumanTask.assignee == task.assignee)
+                .values(assignee=None, claimed_at=None)
+                .execution_options(synchronize_session=False)
+            )
+            if released.rowcount != 1:
+                raise ConflictError(f"task {task_id} was claimed, released or completed by someone else at the same time; reload the task list")
             audit.record(session, "task.released", actor.user, instance_id=task.instance_id, task_id=task_id)
 
     def task_form(self, task_id: str, actor: Actor) -> TaskForm:
@@ -374,6 +382,9 @@ class Engine:
             definitions = [
                 definition for task in waiting_message_tasks(loaded.workflow) for definition in message_definitions(task) if definition.name == name
             ]
+            if not definitions:
+                # The wait row was stale: another writer moved the instance on after this query read it.
+                raise MessageNotDeliveredError(name, business_key, correlation)
             definition = definitions[0]
             try:
                 loaded.workflow.send_event(BpmnEvent(definition, {"payload": payload, "result_var": None}))

@@ -5,6 +5,7 @@ import time
 import pytest
 
 from engine import scripting
+from engine.errors import ConflictError
 from engine.handler_api import HandlerRegistry
 from engine.jobs import JobRunner, list_incidents, retry_incident
 from engine.runtime import Actor, Engine
@@ -137,3 +138,16 @@ def test_get_instance_has_version(session_factory):
 
     assert row.version.process_id == "grouped"
     assert row.version.version == 1
+
+
+def test_release_after_completion_conflicts(session_factory):
+    engine = Engine(session_factory, HandlerRegistry())
+    deploy(engine, "grouped", GROUP_EXPRESSION)
+    engine.start("grouped", data={"provider_id": 3})
+    worker = Actor("jo.provider", frozenset({"provider-3"}))
+    [task] = engine.list_tasks(worker)
+    engine.claim(task.id, worker)
+    engine.complete(task.id, {}, worker)
+
+    with pytest.raises(ConflictError):
+        engine.release(task.id, worker)
