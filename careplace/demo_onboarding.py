@@ -110,9 +110,9 @@ def onboard_provider(demo: Demo) -> None:
     demo.at(london(2027, 1, 7, 10, 0))
     cqc_calls = demo.simulators.state.call_count("cqc", "get_provider")
     company_calls = demo.simulators.state.call_count("companies_house", "get_company")
-    _create_provider_user(demo, provider_id, email, name)
     demo.complete("register", {"registration_note": "Application and documents complete"}, officer, instance_id)
-    demo.say("provider services", f"registered {name} on Care Place and created the account {email}")
+    _find_provider_user(demo, provider_id)
+    demo.say("provider services", f"registered {name} on Care Place; onboarding created the account {email} and emailed a set-password link")
     demo.check_equal(demo.simulators.state.call_count("cqc", "get_provider") - cqc_calls, 1, "CQC register calls")
     demo.check_equal(demo.simulators.state.call_count("companies_house", "get_company") - company_calls, 1, "Companies House calls")
     demo.say("system", "CQC check passed (Registered) and Companies House check passed (active) on the simulators")
@@ -153,9 +153,9 @@ def onboard_provider(demo: Demo) -> None:
     demo.check_email(email, f"{name} is now live on Care Place")
 
 
-def _create_provider_user(demo: Demo, provider_id: int, email: str, name: str) -> None:
-    with demo.session_factory.begin() as session:
-        user = User(email=email, display_name=f"{name} office", role=Role.PROVIDER_USER, provider_id=provider_id)
-        session.add(user)
-        session.flush()
-        demo.ids["brightwater_user"] = user.id
+def _find_provider_user(demo: Demo, provider_id: int) -> None:
+    """Record the id of the provider user that onboarding's create_account step made."""
+    with demo.session_factory() as session:
+        user_ids = list(session.scalars(sa.select(User.id).where(User.provider_id == provider_id)))
+    demo.check_equal(len(user_ids), 1, "provider users created by onboarding")
+    demo.ids["brightwater_user"] = user_ids[0]

@@ -209,7 +209,14 @@ def provider_onboarding() -> Diagram:
     d.flow("registry_passed", "checks_join")
 
     # Access, profile, workshop, final review and go live.
-    _email(d, "send_access_instructions", "Email access and profile instructions", 17.5, "access_instructions")
+    # One task creates the account and queues the access email, so the set-password token never enters the task data.
+    d.service_task(
+        "create_account",
+        "Create portal account and email access instructions",
+        17.5,
+        "care.provider.create_account",
+        inputs=[("provider_id", "${provider_id}"), ("contact_email", "${contact_email}"), ("contact_person", "${contact_person}")],
+    )
     d.user_task(
         "set_up_profile",
         "Set up profile and PayPal account",
@@ -287,7 +294,7 @@ def provider_onboarding() -> Diagram:
     )
     d.end("rejected_at_review", "Provider rejected", "provider_services", 25.5)
 
-    d.chain("checks_join", "send_access_instructions", "set_up_profile", "save_profile", "offer_workshop", "send_workshop_invitation", "final_review", "final_decision_gateway")
+    d.chain("checks_join", "create_account", "set_up_profile", "save_profile", "offer_workshop", "send_workshop_invitation", "final_review", "final_decision_gateway")
     d.flow("final_decision_gateway", "go_live", "Approve", condition="${final_decision == 'approve'}")
     d.flow("final_decision_gateway", "reject_at_review", "Reject", default=True)
     d.chain("go_live", "send_go_live", "live")

@@ -10,7 +10,7 @@ from care import errors as care_errors
 from careplace.config import Settings
 from careplace.wiring import build_services
 from engine import errors as engine_errors
-from web import admin, auth, diagrams, documents, provider, provider_account, provider_package, security, staff, staff_providers, tasks, templating
+from web import account, admin, auth, diagrams, documents, provider, provider_account, provider_package, security, staff, staff_providers, tasks, templating
 from web import api
 from web.access import SERVICES_KEY
 from web.extensions import csrf, login_manager
@@ -50,7 +50,7 @@ def create_app(settings: Settings, services=None, test_config: dict | None = Non
 
 
 def _register_blueprints(app: Flask) -> None:
-    for module in (auth, tasks, provider, provider_account, provider_package, documents, staff, staff_providers, admin, diagrams):
+    for module in (auth, account, tasks, provider, provider_account, provider_package, documents, staff, staff_providers, admin, diagrams):
         app.register_blueprint(module.blueprint)
     app.register_blueprint(api.blueprint)
 

@@ -1,6 +1,7 @@
 """Tables of the care marketplace domain."""
 
 from care.models.base import Base
+from care.models import account_tokens  # noqa: F401  (registers the account_tokens table)
 from care.models.enquiries import Enquiry, EnquiryDocument, EnquiryNote, EnquiryRecipient
 from care.models import messaging  # noqa: F401  (registers the outbox and notification tables)
 from care.models.packages import Assessment, CarePackage, ChangeRequest, PackageStatusChange, Visit

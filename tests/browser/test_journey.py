@@ -2,10 +2,12 @@
 
 import re
 from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
 
+from care.models.messaging import OutboxEmail
 from care.models.people import Role, ServiceUser
 from care.models.providers import Provider
 from tests.browser.conftest import PASSWORD, add_user, save_screenshot
@@ -122,7 +124,8 @@ def test_journey_contact_to_payment(journey_server, browser):
     officer.wait_for_text("/staff/providers", PROVIDER_NAME)
     with server.services.session_factory() as db:
         provider_id = db.scalar(sa.select(Provider.id).where(Provider.name == PROVIDER_NAME))
-    # NOTE: no page creates user accounts, so the provider's login is added to the users table as an administrator would.
+    # NOTE: onboarding creates the provider's account at registration, after the online application, so the
+    # applicant's login is added by hand; the account step reuses it and emails a set-password link.
     add_user(server.services, Role.PROVIDER_USER, PROVIDER_EMAIL, "Jo Example", provider_id)
 
     # Stage 2, registration: the provider applies online.
@@ -165,6 +168,18 @@ def test_journey_contact_to_payment(journey_server, browser):
     provider.fill("Standard hourly rate in pounds", "22.40")
     provider.fill("Email address of the PayPal payee account", "pay@brightwater.example")
     provider.complete_task("Set up profile and PayPal account")
+
+    # The access email's set-password link works once and logs the provider in.
+    with server.services.session_factory() as db:
+        (link,) = db.scalars(sa.select(OutboxEmail.link).where(OutboxEmail.template == "access_instructions"))
+    provider.open(urlsplit(link).path)
+    provider.heading("Set your password")
+    provider.fill("New password", PASSWORD)
+    provider.fill("Confirm the new password", PASSWORD)
+    provider.page.get_by_role("button", name="Set password").click()
+    provider.flash("Your password is set and you are logged in.")
+    provider.open(urlsplit(link).path)
+    provider.heading("This link does not work")
 
     officer.open_task("Offer a workshop place")
     officer.fill("Workshop date and London time, such as 2027-06-21T10:00", "2027-06-21T10:00")

@@ -1,13 +1,20 @@
 """provider_onboarding.bpmn driven end to end against the simulated registers."""
 
+import hashlib
+import logging
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
 
+from care.models.account_tokens import AccountToken
+from care.models.people import Role, User
 from care.models.providers import Provider, ProviderStatusChange
 from engine.errors import FormValidationError
+from engine.handler_api import HandlerContext
+from handlers.account_topics import find_or_add_provider_user
 
 BRIGHTWATER = {"provider_name": "Brightwater Home Care Ltd", "cqc_provider_id": "1-000000001", "company_number": "09000001"}
 
@@ -125,3 +132,112 @@ def test_onboarding_register_outage_becomes_incident(journey, actors, simulators
     assert [incident.element_id for incident in incidents] == ["check_cqc"]
     assert journey.status(instance_id) == "running"
     assert journey.get(Provider, provider_id).status == "registered"
+
+
+def set_password_token(email) -> str:
+    """Return the raw token at the end of the set-password link in an outbox email."""
+    match = re.search(r"/account/set-password/([A-Za-z0-9_-]+)", email.body_text)
+    assert match is not None, "no set-password link in the email body"
+    return match.group(1)
+
+
+def provider_users(journey, provider_id):
+    with journey.session_factory() as session:
+        return list(session.scalars(sa.select(User).where(User.provider_id == provider_id)))
+
+
+def account_tokens(journey):
+    with journey.session_factory() as session:
+        return list(session.scalars(sa.select(AccountToken)))
+
+
+def test_onboarding_creates_one_account_and_link(journey, actors, caplog):
+    caplog.set_level(logging.DEBUG)
+    instance_id, provider_id = start_and_apply(journey, actors)
+    finish_onboarding(journey, actors, provider_id)
+
+    assert journey.status(instance_id) == "completed"
+    (user,) = provider_users(journey, provider_id)
+    assert user.email == "office@brightwater.example"
+    assert user.role == Role.PROVIDER_USER
+    assert user.password_hash is None
+    assert user.display_name == "Jo Example"
+    (token,) = account_tokens(journey)
+    assert token.user_id == user.id
+    assert token.used_at is None
+    assert token.expires_at - token.created_at == timedelta(days=7)
+
+    (email,) = journey.emails("access_instructions")
+    raw_token = set_password_token(email)
+    assert email.link == f"http://127.0.0.1:5000/account/set-password/{raw_token}"
+    assert email.link in email.body_text
+    assert email.link in email.body_html
+    assert token.token_hash == hashlib.sha256(raw_token.encode()).hexdigest()
+    assert "account_user_id" in journey.engine.instance_data(instance_id)
+    assert raw_token not in caplog.text
+
+
+def test_onboarding_token_only_in_outbox(journey, actors):
+    instance_id, provider_id = start_and_apply(journey, actors)
+    raw_token = set_password_token(journey.emails("access_instructions")[0])
+
+    with journey.session_factory() as session:
+        metadata = sa.MetaData()
+        metadata.reflect(bind=session.get_bind())
+        for table in metadata.sorted_tables:
+            if table.name == "outbox_emails":
+                continue
+            for row in session.execute(sa.select(table)):
+                assert raw_token not in repr(tuple(row)), f"the raw token is stored in table {table.name}"
+
+
+def test_create_account_retry_reuses_first_result(journey, actors):
+    instance_id, provider_id = start_and_apply(journey, actors)
+    spec = journey.registry.get("care.provider.create_account")
+    (first_token,) = account_tokens(journey)
+    (email,) = journey.emails("access_instructions")
+
+    with journey.session_factory.begin() as session:
+        context = HandlerContext(
+            instance_id=instance_id,
+            task_id="retried",
+            element_id="create_account",
+            topic=spec.topic,
+            business_key=None,
+            idempotency_key=first_token.idempotency_key,
+            attempt=2,
+            session=session,
+            now=journey.clock(),
+        )
+        outputs = spec.handler({"provider_id": provider_id, "contact_email": "office@brightwater.example", "contact_person": "Jo Example"}, context)
+
+    assert outputs == {"account_user_id": first_token.user_id, "email_id": email.id}
+    assert len(provider_users(journey, provider_id)) == 1
+    assert len(account_tokens(journey)) == 1
+    assert len(journey.emails("access_instructions")) == 1
+
+
+def test_create_account_reuses_provider_user(journey, actors, session_factory):
+    instance_id, provider_id = start_and_apply(journey, actors, name="Brightwater Home Care Ltd")
+    # A second onboarding run for the same provider and address finds the user the first one made.
+    with session_factory.begin() as session:
+        user = session.scalar(sa.select(User).where(User.provider_id == provider_id))
+        provider = session.get(Provider, provider_id)
+        found = find_or_add_provider_user(session, provider, " Office@Brightwater.example ", "Someone Else")
+        assert found.id == user.id
+
+    assert len(provider_users(journey, provider_id)) == 1
+
+
+def test_create_account_staff_address_becomes_incident(journey, actors, session_factory):
+    with session_factory.begin() as session:
+        session.add(User(email="office@brightwater.example", display_name="Sam Birch", role=Role.PROVIDER_SERVICES))
+
+    instance_id, provider_id = start_and_apply(journey, actors)
+
+    (incident,) = journey.incidents()
+    assert incident.element_id == "create_account"
+    assert "not a user of this provider" in incident.error
+    assert provider_users(journey, provider_id) == []
+    assert account_tokens(journey) == []
+    assert journey.emails("access_instructions") == []

@@ -3,6 +3,7 @@
 import re
 from datetime import date, datetime, timezone
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -110,7 +111,11 @@ def complete_task(client, csrf_token, task_id: str, values: dict):
 
 
 def add_user(session_factory, provider_id: int, email: str, password_of: User) -> User:
-    """Add a provider user with the same password as ``password_of``; the portal has no page that creates accounts."""
+    """Add a provider user with the same password as ``password_of``.
+
+    NOTE: onboarding creates the provider's account at registration, after the online application,
+    so the applicant's login is added by hand; the account step then reuses this user.
+    """
     with session_factory.begin() as db:
         user = User(
             email=email,
@@ -172,6 +177,14 @@ def onboard_brightwater(session_factory, logged_in, csrf_token, people, run_jobs
 
     assert rows(session_factory, sa.select(Provider.status).where(Provider.id == provider_id)) == ["registered"]
     assert emails(session_factory, "access_instructions") == ["office@brightwater.example"]
+    # The provider follows the set-password link in the access email, which works once and logs it in.
+    (link,) = rows(session_factory, sa.select(OutboxEmail.link).where(OutboxEmail.template == "access_instructions"))
+    link_path = urlsplit(link).path
+    password = "correct horse battery staple"
+    set_password = provider.post(link_path, data={"csrf_token": csrf_token(provider, link_path), "password": password, "confirmation": password})
+    assert set_password.status_code == 302
+    assert provider.get(link_path).status_code == 404
+    assert rows(session_factory, sa.select(User.id).where(User.provider_id == provider_id)) == [user.id]
     complete_task(
         provider,
         csrf_token,
