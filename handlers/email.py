@@ -30,6 +30,8 @@ TEMPLATES: dict[str, str] = {
     "enquiry_new": "provider: a new enquiry to respond to",
     "enquiry_reminder": "provider: a reminder before the respond-by date of an enquiry",
     "follow_up_call_due": "care manager: phone a provider that did not respond by the respond-by date",
+    "enquiry_note_question": "care manager: a provider added a question to an enquiry and waits for the answer",
+    "enquiry_note_from_council": "provider: the council added a note or an answer to an enquiry",
     "enquiry_escalation": "provider services team: a non-response the care manager could not resolve",
     "selection_provisional": "provider: provisionally selected, waiting for the care manager to confirm the start",
     "selection_confirmed": "provider: selection confirmed, with the start date",

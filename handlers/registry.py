@@ -3,11 +3,11 @@
 import sys
 
 from engine.handler_api import HandlerRegistry, TopicSpec
-from handlers import account_topics, care_delivery_topics, care_topics, charity_commission, companies_house, cqc, email, notifications, payment_topics, paypal
+from handlers import account_topics, care_delivery_topics, care_topics, charity_commission, companies_house, cqc, email, note_topics, notifications, payment_topics, paypal
 from handlers.config import HandlerSettings
 
 # Each module has a register(registry, settings) function that adds its topics.
-HANDLER_MODULES = (cqc, companies_house, charity_commission, paypal, email, notifications, care_topics, account_topics, care_delivery_topics, payment_topics)
+HANDLER_MODULES = (cqc, companies_house, charity_commission, paypal, email, notifications, care_topics, account_topics, note_topics, care_delivery_topics, payment_topics)
 
 
 def build_registry(settings: HandlerSettings) -> HandlerRegistry:

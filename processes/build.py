@@ -10,6 +10,7 @@ from pathlib import Path
 
 from processes.build_care_package import care_package
 from processes.build_enquiry import enquiry, enquiry_recipient
+from processes.build_enquiry_note import enquiry_note
 from processes.build_onboarding import provider_onboarding
 from processes.build_payments import payment_run, year_end_recoup
 
@@ -17,6 +18,7 @@ DIAGRAMS = {
     "provider_onboarding.bpmn": provider_onboarding,
     "enquiry.bpmn": enquiry,
     "enquiry_recipient.bpmn": enquiry_recipient,
+    "enquiry_note.bpmn": enquiry_note,
     "care_package.bpmn": care_package,
     "payment_run.bpmn": payment_run,
     "year_end_recoup.bpmn": year_end_recoup,

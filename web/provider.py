@@ -12,6 +12,7 @@ from care.queries import RecipientState, enquiries_for_provider, recipient_state
 from engine import audit
 from engine.errors import MessageNotDeliveredError
 from handlers.care_topics import recipient_key
+from handlers.note_topics import start_note_process
 from handlers.notifications import Reader, list_notifications, mark_read
 from web.access import PROVIDER_USER, actor_for, own_provider_id, roles_required, safe_local_path, services
 from web.forms import ActionForm
@@ -127,7 +128,8 @@ def add_note(enquiry_id: int):
 
     try:
         with services().session_factory.begin() as db:
-            care_enquiries.add_note(db, enquiry_id, provider_id, author_id=current_user.id, body=form.body.data)
+            note = care_enquiries.add_note(db, enquiry_id, provider_id, author_id=current_user.id, body=form.body.data)
+            note_id = note.id
     except NotFoundError:
         abort(403)
     except EnquiryClosedError:
@@ -137,6 +139,8 @@ def add_note(enquiry_id: int):
         form.body.errors = [str(error)]
         return _enquiry_page(enquiry_id, form, 422)
 
+    # The note is committed first, so it stays on record even if its process fails to start.
+    start_note_process(services().engine, note_id, actor=str(current_user.id))
     flash("Your note was sent to the council.", "info")
     return redirect(url_for("provider.enquiry", enquiry_id=enquiry_id, _anchor="notes"))
 

@@ -13,14 +13,17 @@ from care.delivery import package_reference
 from care.documents import attach_enquiry_document
 from care.enquiries import add_note, get_enquiry
 from care.errors import CareError, EnquiryClosedError, InvalidValueError, NotFoundError
-from care.models.enquiries import Enquiry, EnquiryStatus, Response
+from care.models.enquiries import AuthorSide, Enquiry, EnquiryNote, EnquiryStatus, Response
 from care.models.packages import ChangeRequest, ChangeRequestStatus
 from care.models.providers import ProviderStatus
 from care.portal import enquiry_documents, note_threads, pending_change_requests, providers_by_status, service_user_by_reference
 from care.responses import responses_side_by_side
 from engine import audit
 from engine.errors import ConflictError, FormValidationError
+from engine.models import HumanTask
+from engine.runtime import Actor
 from handlers.care_topics import recipient_key
+from handlers.note_topics import NOTE_PROCESS_ID, note_key, start_note_process
 from web.access import ADMIN, CARE_MANAGER, PROVIDER_SERVICES, actor_for, roles_required, services
 from web.documents import store_upload
 from web.forms import ActionForm
@@ -100,6 +103,7 @@ def _enquiry_page(enquiry_id: int, note_form: StaffNoteForm | None = None, uploa
     actor = actor_for(current_user)
     tasks_by_provider = recipient_tasks(engine, actor, {provider_id: recipient_key(record.reference, provider_id) for provider_id in names})
     enquiry_tasks = tasks_for_key(engine, actor, "enquiry", record.reference)
+    answer_tasks = _answer_tasks(actor, record.reference, threads)
 
     return (
         render_template(
@@ -112,11 +116,30 @@ def _enquiry_page(enquiry_id: int, note_form: StaffNoteForm | None = None, uploa
             documents=documents,
             tasks_by_provider=tasks_by_provider,
             enquiry_tasks=enquiry_tasks,
+            answer_tasks=answer_tasks,
             note_form=note_form,
             upload_form=upload_form or DocumentUploadForm(formdata=None),
         ),
         status,
     )
+
+
+def _answer_tasks(actor: Actor, reference: str, threads: dict[int, list[EnquiryNote]]) -> dict[int, list[HumanTask]]:
+    """Return the actor's open tasks of the enquiry_note instances of the providers' notes, by provider id."""
+    provider_of_key = {
+        note_key(reference, provider_id, note.id): provider_id for provider_id, notes in threads.items() for note in notes if note.author_side == AuthorSide.PROVIDER
+    }
+    if not provider_of_key:
+        return {}
+
+    query = services().engine.task_query(actor).where(HumanTask.process_id == NOTE_PROCESS_ID, HumanTask.business_key.in_(provider_of_key)).order_by(HumanTask.created_at, HumanTask.id)
+    by_provider: dict[int, list[HumanTask]] = {}
+    with services().session_factory() as db:
+        for task in db.scalars(query):
+            by_provider.setdefault(provider_of_key[task.business_key], []).append(task)
+        db.expunge_all()
+
+    return by_provider
 
 
 @blueprint.get("/enquiries/<int:enquiry_id>")
@@ -139,7 +162,8 @@ def add_enquiry_note(enquiry_id: int):
 
     try:
         with services().session_factory.begin() as db:
-            add_note(db, enquiry_id, form.provider_id.data, author_id=current_user.id, body=form.body.data, via_phone=form.via_phone.data)
+            note = add_note(db, enquiry_id, form.provider_id.data, author_id=current_user.id, body=form.body.data, via_phone=form.via_phone.data)
+            note_id = note.id
     except EnquiryClosedError:
         flash("The note was not added: this enquiry is closed, so it no longer takes notes.", "error")
         return redirect(url_for("staff.enquiry", enquiry_id=enquiry_id))
@@ -147,6 +171,8 @@ def add_enquiry_note(enquiry_id: int):
         show_domain_error(form, error)
         return _enquiry_page(enquiry_id, note_form=form, status=422)
 
+    # The note is committed first, so it stays on record even if its process fails to start.
+    start_note_process(services().engine, note_id, actor=str(current_user.id))
     flash("The note is added to the provider's thread.", "info")
     return redirect(url_for("staff.enquiry", enquiry_id=enquiry_id, _anchor="notes"))
 
