@@ -45,12 +45,17 @@ def postgres_database_url():
     admin.dispose()
 
 
-def _truncate_postgres(db_engine: sa.Engine) -> None:
-    tables = [table.name for metadata in all_metadata() for table in metadata.sorted_tables]
-    if not tables:
-        return
+def _empty_postgres(db_engine: sa.Engine) -> None:
+    """Delete every row of every table, children first.
+
+    TRUNCATE took 0.3 to 1.3 s per test on a 2-CPU machine, against 10 to
+    20 ms for these DELETEs on the few rows a test leaves. Sequences are not
+    reset, so no test may depend on an id value.
+    """
+    tables = sa.schema.sort_tables([table for metadata in all_metadata() for table in metadata.tables.values()])
     with db_engine.begin() as connection:
-        connection.execute(sa.text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        for table in reversed(tables):
+            connection.execute(table.delete())
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -63,7 +68,7 @@ def db_url(request, tmp_path) -> str:
 
     url = request.getfixturevalue("postgres_database_url")
     db_engine = make_db_engine(url)
-    _truncate_postgres(db_engine)
+    _empty_postgres(db_engine)
     db_engine.dispose()
     return url
 
@@ -73,7 +78,7 @@ def pg_url(request) -> str:
     """The URL of an empty, migrated PostgreSQL database, for tests that need real concurrency."""
     url = request.getfixturevalue("postgres_database_url")
     db_engine = make_db_engine(url)
-    _truncate_postgres(db_engine)
+    _empty_postgres(db_engine)
     db_engine.dispose()
     return url
 
