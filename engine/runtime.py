@@ -343,21 +343,22 @@ class Engine:
 
     # Messages
 
-    def send_message(self, name: str, payload: dict | None = None, *, business_key: str | None = None, correlation: dict | None = None, actor: str = SYSTEM, session: Session | None = None) -> list[str]:
+    def send_message(self, name: str, payload: dict | None = None, *, business_key: str | None = None, correlation: dict | None = None, actor: str = SYSTEM, session: Session | None = None, allow_start: bool = True) -> list[str]:
         """Deliver a message to every instance waiting for it (narrowed by business key and correlation).
 
         With nothing waiting, a process whose message start event has this
-        name is started instead; failing that, MessageNotDeliveredError.
-        Returns the ids of the instances that received it.
+        name is started instead (unless ``allow_start`` is False); failing
+        that, MessageNotDeliveredError. Returns the ids of the instances that
+        received it.
         """
         if session is not None:
-            return self._send_message(session, name, payload or {}, business_key, correlation or {}, actor)
+            return self._send_message(session, name, payload or {}, business_key, correlation or {}, actor, allow_start)
         with self.session_factory.begin() as own:
-            delivered = self._send_message(own, name, payload or {}, business_key, correlation or {}, actor)
+            delivered = self._send_message(own, name, payload or {}, business_key, correlation or {}, actor, allow_start)
         self.notify_committed()
         return delivered
 
-    def _send_message(self, session: Session, name: str, payload: dict, business_key, correlation: dict, actor: str) -> list[str]:
+    def _send_message(self, session: Session, name: str, payload: dict, business_key, correlation: dict, actor: str, allow_start: bool = True) -> list[str]:
         query = sa.select(MessageWait, Instance).join(Instance, Instance.id == MessageWait.instance_id).where(
             MessageWait.message_name == name, Instance.status == "running"
         )
@@ -369,7 +370,7 @@ class Engine:
                 targets.append(instance.id)
 
         if not targets:
-            process_id = self._message_start_process(session, name)
+            process_id = self._message_start_process(session, name) if allow_start else None
             if process_id is None:
                 raise MessageNotDeliveredError(name, business_key, correlation)
             instance_id = self._start(session, process_id, business_key, {**payload, **correlation}, actor)
