@@ -114,17 +114,25 @@ SCRIPT_TIME_LIMIT = 2.0
 class _Deadline:
     """Raise ScriptError from inside restricted code that runs past its time limit.
 
-    NOTE: a single long C-level operation (such as ``10 ** 10 ** 10``) runs no
-    Python lines, so the limit cannot interrupt it.
+    The trace function sees every bytecode instruction (``f_trace_opcodes``),
+    so a loop on one line is stopped too; the clock is read every 256 events.
+    NOTE: a single long C-level call (``sum(range(10 ** 11))``,
+    ``10 ** 10 ** 8``) runs no bytecode while it works, so the limit cannot
+    interrupt it; only a separate process could.
     """
+
+    CHECK_EVERY = 256
 
     def __init__(self, seconds: float, description: str):
         self.seconds = seconds
         self.description = description
+        self.events = 0
 
     def __enter__(self):
         self.previous = sys.gettrace()
         self.expires = time.monotonic() + self.seconds
+        caller = sys._getframe(1)
+        caller.f_trace_opcodes = True
         sys.settrace(self._trace)
         return self
 
@@ -133,7 +141,9 @@ class _Deadline:
         return False
 
     def _trace(self, frame, event, arg):
-        if time.monotonic() > self.expires:
+        frame.f_trace_opcodes = True
+        self.events += 1
+        if self.events % self.CHECK_EVERY == 0 and time.monotonic() > self.expires:
             sys.settrace(self.previous)
             raise ScriptError(f"{self.description} ran longer than {self.seconds:g} s and was stopped; check it for an endless loop")
         return self._trace

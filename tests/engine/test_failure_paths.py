@@ -78,6 +78,16 @@ def test_endless_script_opens_incident(session_factory, monkeypatch):
     assert "ran longer than 0.3 s" in incident.error
 
 
+def test_one_line_loop_stopped():
+    environment = scripting.RestrictedEnvironment()
+    started = time.monotonic()
+
+    with pytest.raises(scripting.ScriptError, match="ran longer than"):
+        environment.execute("while True: pass", {})
+
+    assert time.monotonic() - started < scripting.SCRIPT_TIME_LIMIT + 3
+
+
 def test_group_expression_failure_opens_incident(session_factory):
     engine = Engine(session_factory, HandlerRegistry())
     deploy(engine, "grouped", GROUP_EXPRESSION)
