@@ -1,5 +1,6 @@
 """User-task forms from ``camunda:formData``: field definitions, coercion and server-side validation."""
 
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -7,6 +8,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from engine.errors import FieldError, FormValidationError
+
+log = logging.getLogger(__name__)
 
 FIELD_TYPES = ("string", "long", "boolean", "date", "enum", "decimal")
 CONSTRAINTS = ("required", "minlength", "maxlength", "min", "max", "readonly", "pattern")
@@ -52,6 +55,7 @@ class FormField:
 # A user task's camunda:property named REQUIRED_WHEN + field id holds an expression; when it is true, the field is required.
 REQUIRED_WHEN = "requiredWhen:"
 REQUIRED_MESSAGE = "requiredMessage:"
+ONLY_GROUPS = "onlyGroups:"
 
 
 def required_when_rules(task_spec, evaluate) -> dict:
@@ -191,7 +195,23 @@ def _check_constraints(spec: FormField, value: Any) -> str | None:
     return None
 
 
-def validate_submission(task_id: str, fields: list[FormField], submitted: dict, current: dict, required_when: dict | None = None) -> dict:
+def fields_for_groups(task_spec, fields: list[FormField], groups: frozenset[str] | None) -> tuple[list[FormField], set[str]]:
+    """Split the fields into those the actor may fill in and the ids of those kept for other groups.
+
+    A user task's camunda:property named ONLY_GROUPS + field id lists the
+    groups that see that field; ``groups`` None means every field (administrators).
+    """
+    extensions = getattr(task_spec, "extensions", None) or {}
+    hidden = set()
+    for name, value in extensions.items():
+        if name.startswith(ONLY_GROUPS) and groups is not None:
+            allowed = {group.strip() for group in value.split(",") if group.strip()}
+            if not allowed & set(groups):
+                hidden.add(name[len(ONLY_GROUPS):])
+    return [field for field in fields if field.id not in hidden], hidden
+
+
+def validate_submission(task_id: str, fields: list[FormField], submitted: dict, current: dict, required_when: dict | None = None, hidden: set[str] | None = None) -> dict:
     """Validate submitted values against the form and return them coerced.
 
     Every problem is collected and raised at once as FormValidationError:
@@ -205,7 +225,9 @@ def validate_submission(task_id: str, fields: list[FormField], submitted: dict, 
     errors: list[FieldError] = []
     by_id = {spec.id: spec for spec in fields}
     for name in submitted:
-        if name not in by_id:
+        if name in (hidden or ()):
+            errors.append(FieldError(name, "is for other groups to fill in; leave it out"))
+        elif name not in by_id:
             errors.append(FieldError(name, "is not a field of this form; remove it"))
 
     accepted: dict[str, Any] = {}
@@ -233,12 +255,18 @@ def validate_submission(task_id: str, fields: list[FormField], submitted: dict, 
         else:
             accepted[spec.id] = value
 
-    failed = {error.field for error in errors}
+    # The rules read the other answers, so they run only once every field is valid.
     merged = {**current, **accepted}
-    for field_id, (test, message) in (required_when or {}).items():
-        if field_id in failed or merged.get(field_id) not in (None, ""):
+    for field_id, (test, message) in (required_when or {}).items() if not errors else ():
+        if merged.get(field_id) not in (None, ""):
             continue
-        if test(merged):
+        try:
+            required = test(merged)
+        except Exception as error:  # noqa: BLE001 - a broken rule in the diagram must not lose the person's answers
+            log.warning("task %s: requiredWhen rule for %s failed with %s", task_id, field_id, type(error).__name__)
+            errors.append(FieldError(field_id, "could not be checked, because the form's rule for it failed; tell the process owner"))
+            continue
+        if required:
             errors.append(FieldError(field_id, message))
 
     if errors:

@@ -23,7 +23,7 @@ from engine.errors import (
     MessageNotDeliveredError,
     NotFoundError,
 )
-from engine.forms import FormField, form_fields, required_when_rules, validate_submission
+from engine.forms import FormField, fields_for_groups, form_fields, required_when_rules, validate_submission
 from engine.handler_api import HandlerRegistry
 from engine.lint import lint_documents
 from engine.models import AuditEvent, HumanTask, Instance, MessageWait, ProcessVersion, TaskCandidate
@@ -301,7 +301,7 @@ class Engine:
             spiff_task = find_task(workflow, task_id)
             if spiff_task is None:
                 raise NotFoundError("task", task_id)
-            fields = form_fields(spiff_task.task_spec)
+            fields, _hidden = fields_for_groups(spiff_task.task_spec, form_fields(spiff_task.task_spec), None if actor.is_admin else actor.groups)
             values = {field.id: spiff_task.data.get(field.id, field.default) for field in fields}
             return TaskForm(task, fields, values, spiff_task.task_spec.documentation)
 
@@ -331,7 +331,8 @@ class Engine:
             raise ConflictError(f"task {task_id} is no longer waiting for input; reload the task list")
 
         rules = required_when_rules(spiff_task.task_spec, loaded.workflow.script_engine.environment.evaluate)
-        values = validate_submission(task_id, form_fields(spiff_task.task_spec), data, spiff_task.data, rules)
+        fields, hidden = fields_for_groups(spiff_task.task_spec, form_fields(spiff_task.task_spec), None if actor.is_admin else actor.groups)
+        values = validate_submission(task_id, fields, data, spiff_task.data, rules, hidden)
         spiff_task.data.update(values)
         spiff_task.run()
         task.completed_by = actor.user

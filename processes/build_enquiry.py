@@ -153,7 +153,11 @@ def enquiry_recipient() -> Diagram:
             Field("response_note", "Note for the care manager", constraints=(("maxlength", "2000"),)),
             Field("by_phone", "Recorded from a phone call by council staff", "boolean"),
         ],
-        properties=(("requiredWhen:decline_reason", "${response == 'declined'}"), ("requiredMessage:decline_reason", "is required when you decline: tell the care manager why")),
+        properties=(
+            ("requiredWhen:decline_reason", "${response == 'declined'}"),
+            ("requiredMessage:decline_reason", "is required when you decline: tell the care manager why"),
+            ("onlyGroups:by_phone", "provider_services, care_manager"),
+        ),
     )
     d.boundary("viewed", "Provider opened the enquiry", "respond", message="enquiry_viewed", interrupting=False, slot=0)
     d.boundary("reminder_due", "Reminder due", "respond", timer=("timeDate", "${reminder_at}"), interrupting=False, slot=1)

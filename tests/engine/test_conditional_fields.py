@@ -76,3 +76,36 @@ def test_empty_optional_fields_become_none(engine):
     data = engine.instance_data(instance_id)
     assert data["decline_reason"] is None
     assert data["urgent"] is False
+
+
+STAFF_ONLY = DIAGRAM.replace(
+    '<camunda:property name="requiredMessage:decline_reason" value="is required when you decline" />',
+    '<camunda:property name="requiredMessage:decline_reason" value="is required when you decline" />\n      <camunda:property name="onlyGroups:urgent" value="provider_services" />',
+).replace('candidateGroups="care_manager"', 'candidateGroups="care_manager, provider_services"').replace('id="answer"', 'id="answer_staff"')
+
+
+def test_rule_skipped_when_field_invalid(engine):
+    engine.start("answer")
+    [task] = engine.list_tasks(ADMIN)
+
+    with pytest.raises(FormValidationError) as raised:
+        engine.complete(task.id, {"response": "maybe"}, ADMIN)
+
+    assert [error.field for error in raised.value.errors] == ["response"]
+
+
+def test_field_for_other_groups_hidden(session_factory):
+    engine = Engine(session_factory, HandlerRegistry())
+    engine.deploy({"answer_staff.bpmn": STAFF_ONLY.encode()}, "analyst.example")
+    engine.start("answer_staff")
+    manager = Actor("casey.manager", frozenset({"care_manager"}))
+    staff = Actor("priya.team", frozenset({"provider_services"}))
+    [task] = engine.list_tasks(manager)
+
+    assert "urgent" not in [field.id for field in engine.task_form(task.id, manager).fields]
+    assert "urgent" in [field.id for field in engine.task_form(task.id, staff).fields]
+    with pytest.raises(FormValidationError) as raised:
+        engine.complete(task.id, {"response": "accepted", "urgent": "true"}, manager)
+    assert [(error.field, error.message) for error in raised.value.errors] == [("urgent", "is for other groups to fill in; leave it out")]
+
+    engine.complete(task.id, {"response": "accepted", "urgent": "true"}, staff)
