@@ -58,7 +58,8 @@ class Settings:
             database_url=env.get("CAREPLACE_DATABASE_URL", "sqlite:///careplace.db"),
             secret_key=secret_key,
             embedded=is_embedded,
-            upload_dir=Path(env.get("CAREPLACE_UPLOAD_DIR", "var/uploads")),
+            # Resolved now: Flask's send_file would read a relative path against the app's package folder.
+            upload_dir=Path(env.get("CAREPLACE_UPLOAD_DIR", "var/uploads")).resolve(),
             worker_interval=interval,
             log_level=env.get("CAREPLACE_LOG_LEVEL", "INFO").upper(),
             generated_secret=generated,

@@ -1,6 +1,7 @@
 """``careplace serve``: the web app, the scheduler and the simulated outside APIs in one process (the embedded mode)."""
 
 import logging
+import os
 import secrets
 import signal
 import threading
@@ -53,7 +54,11 @@ def run_serve(args) -> int:
         upgrade(settings.database_url)
 
     simulators = start_simulators()
-    services = build_services(settings, simulators.handler_settings(HandlerSettings.from_env()))
+    overrides = {}
+    if not os.environ.get("CAREPLACE_PUBLIC_BASE_URL"):
+        # Links in emails should reach this server, on whatever port it was given.
+        overrides["public_base_url"] = f"http://{args.host}:{args.port}"
+    services = build_services(settings, simulators.handler_settings(HandlerSettings.from_env(), **overrides))
     if args.demo:
         deploy_demo_diagrams(services)
         passwords = create_demo_accounts(services.session_factory)

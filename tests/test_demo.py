@@ -62,7 +62,7 @@ def test_demo_runs_stages_without_diagrams(capsys, monkeypatch):
     for name in ("payment_run", "year_end_recoup"):
         assert re.search(rf"analyst\s+{name}\.bpmn failed the linter, so its stage runs without it \(problems found: \d+\)", out)
     assert re.search(r"deployed .*care_package\.bpmn", out)
-    assert "not driven by the demo yet: zz_draft.bpmn" in out
+    assert re.search(r"not driven by the demo yet: .*zz_draft\.bpmn", out)
     assert "care_package.bpmn is not deployed" not in out
     assert re.search(r"to office@brightwater\.example: Care package for enquiry ENQ-\S+ suspended from Friday 26 March 2027", out)
     assert "payment_run.bpmn is not deployed, so this stage calls the care functions and the PayPal client directly" in out

@@ -1,0 +1,31 @@
+"""Service settings read from the environment."""
+
+import pytest
+
+from careplace.config import ConfigError, Settings
+
+
+def test_upload_dir_made_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    settings = Settings.from_env({"CAREPLACE_SECRET_KEY": "x" * 32, "CAREPLACE_UPLOAD_DIR": "var/uploads"})
+
+    assert settings.upload_dir == tmp_path / "var" / "uploads"
+    assert settings.upload_dir.is_absolute()
+
+
+def test_secret_key_required_outside_embedded():
+    with pytest.raises(ConfigError, match="CAREPLACE_SECRET_KEY"):
+        Settings.from_env({})
+
+
+def test_embedded_generates_secret_key():
+    settings = Settings.from_env({}, embedded=True)
+
+    assert settings.generated_secret
+    assert len(settings.secret_key) >= 32
+
+
+def test_worker_interval_checked():
+    with pytest.raises(ConfigError, match="CAREPLACE_WORKER_INTERVAL"):
+        Settings.from_env({"CAREPLACE_SECRET_KEY": "x" * 32, "CAREPLACE_WORKER_INTERVAL": "soon"})
