@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from careplace import commands_run
+from care.errors import CareError
 from careplace.config import ConfigError, Settings
 from careplace.db import upgrade
 from careplace.output import print_rows, to_jsonable
@@ -19,14 +20,24 @@ from web.api.cli import add_token_commands
 log = logging.getLogger(__name__)
 
 
+class CommandError(Exception):
+    """A bad argument or file; the message says what to change."""
+
+
+def _done(args, text: str, **fields) -> int:
+    """Report a command's success as text, or as a JSON object with ``fields`` under --json."""
+    print(json.dumps({"ok": True, **fields}) if args.json else text)
+    return 0
+
+
 def _read_documents(paths: list[str]) -> dict[str, bytes]:
     documents = {}
     for path in paths:
         file = Path(path)
         if not file.is_file():
-            raise SystemExit(f"careplace: {path}: no such file; give the path of a .bpmn file")
+            raise CommandError(f"{path}: no such file; give the path of a .bpmn file")
         if file.name in documents:
-            raise SystemExit(f"careplace: two files are named {file.name}; versions are stored by file name, so rename one")
+            raise CommandError(f"two files are named {file.name}; versions are stored by file name, so rename one")
         documents[file.name] = file.read_bytes()
     return documents
 
@@ -37,9 +48,9 @@ def _json_argument(text: str | None, option: str) -> dict:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as error:
-        raise SystemExit(f"careplace: {option} is not valid JSON ({error.msg} at column {error.colno}); pass an object such as '{{\"hours\": 10}}'")
+        raise CommandError(f"{option} is not valid JSON ({error.msg} at column {error.colno}); pass an object such as '{{\"hours\": 10}}'")
     if not isinstance(value, dict):
-        raise SystemExit(f"careplace: {option} must be a JSON object such as '{{\"hours\": 10}}'")
+        raise CommandError(f"{option} must be a JSON object such as '{{\"hours\": 10}}'")
     return value
 
 
@@ -119,14 +130,12 @@ def cmd_tasks(args, services) -> int:
 
 def cmd_claim(args, services) -> int:
     services.engine.claim(args.task_id, _actor(args))
-    print(f"claimed {args.task_id}")
-    return 0
+    return _done(args, f"claimed {args.task_id}", task_id=args.task_id, action="claimed")
 
 
 def cmd_release(args, services) -> int:
     services.engine.release(args.task_id, _actor(args))
-    print(f"released {args.task_id}")
-    return 0
+    return _done(args, f"released {args.task_id}", task_id=args.task_id, action="released")
 
 
 def cmd_complete(args, services) -> int:
@@ -139,8 +148,7 @@ def cmd_complete(args, services) -> int:
         for field_error in error.errors:
             print(f"{field_error.field}: {field_error.message}", file=sys.stderr)
         return 1
-    print(f"completed {args.task_id}")
-    return 0
+    return _done(args, f"completed {args.task_id}", task_id=args.task_id, action="completed")
 
 
 def cmd_instances(args, services) -> int:
@@ -181,20 +189,17 @@ def cmd_incidents(args, services) -> int:
 
 def cmd_retry(args, services) -> int:
     retry_incident(services.session_factory, args.incident_id, args.user, _json_argument(args.data, "--data"))
-    print(f"incident {args.incident_id} retried")
-    return 0
+    return _done(args, f"incident {args.incident_id} retried", incident_id=args.incident_id, action="retried")
 
 
 def cmd_cancel_incident(args, services) -> int:
     cancel_incident(services.session_factory, args.incident_id, args.user, args.reason)
-    print(f"incident {args.incident_id} cancelled")
-    return 0
+    return _done(args, f"incident {args.incident_id} cancelled", incident_id=args.incident_id, action="cancelled")
 
 
 def cmd_db_upgrade(args, services) -> int:
     upgrade(services.settings.database_url)
-    print("database is up to date")
-    return 0
+    return _done(args, "database is up to date")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -277,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         services = build_services(settings)
     try:
         return args.func(args, services)
-    except EngineError as error:
+    except (EngineError, CareError, ConfigError, CommandError) as error:
         if args.json:
             print(json.dumps({"error": type(error).__name__, "message": str(error)}))
         print(f"careplace: {error}", file=sys.stderr)

@@ -82,10 +82,10 @@ def test_cli_duplicate_file_names_rejected(cli, tmp_path):
     (tmp_path / "copy").mkdir()
     shutil.copy(DIAGRAMS / "forms.bpmn", tmp_path / "copy" / "forms.bpmn")
 
-    with pytest.raises(SystemExit) as raised:
-        cli("deploy", str(DIAGRAMS / "forms.bpmn"), str(tmp_path / "copy" / "forms.bpmn"))
+    code, _out, err = cli("deploy", str(DIAGRAMS / "forms.bpmn"), str(tmp_path / "copy" / "forms.bpmn"))
 
-    assert "two files are named forms.bpmn" in str(raised.value)
+    assert code == 1
+    assert "two files are named forms.bpmn" in err
 
 
 def test_cli_lint_json(cli):
@@ -93,3 +93,30 @@ def test_cli_lint_json(cli):
 
     assert code == 0
     assert isinstance(json.loads(out), list)
+
+
+def test_cli_claim_json(cli):
+    cli("deploy", str(DIAGRAMS / "forms.bpmn"))
+    cli("start", "care_assessment")
+    task_id = json.loads(cli("tasks", "--admin", "--json")[1])[0]["id"]
+
+    code, out, _err = cli("claim", task_id, "--admin", "--json")
+
+    assert code == 0
+    assert json.loads(out) == {"ok": True, "task_id": task_id, "action": "claimed"}
+
+
+def test_cli_bad_json_data_as_json(cli):
+    code, out, _err = cli("start", "care_assessment", "--data", "{not json", "--json")
+
+    assert code == 1
+    assert json.loads(out)["error"] == "CommandError"
+
+
+def test_cli_worker_bad_setting(cli, monkeypatch):
+    monkeypatch.setenv("CAREPLACE_PAYMENT_RUN_EVERY_DAYS", "0")
+
+    code, out, _err = cli("worker", "--once", "--json")
+
+    assert code == 1
+    assert json.loads(out)["error"] == "ConfigError"

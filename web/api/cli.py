@@ -33,13 +33,20 @@ def add_token_commands(add) -> None:
     listing.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 
+def _failed(args, error: Exception) -> int:
+    """Report a failed token command on standard error, and as JSON on standard output under --json."""
+    if args.json:
+        print(json.dumps({"error": type(error).__name__, "message": str(error)}))
+    print(f"careplace: {error}", file=sys.stderr)
+    return 1
+
+
 def cmd_token_create(args, services) -> int:
     try:
         with services.session_factory.begin() as db:
             new = create_account(db, name=args.name, role=args.role, provider_id=args.provider_id, created_by=args.user)
     except (InvalidValueError, NotFoundError) as error:
-        print(f"careplace: {error}", file=sys.stderr)
-        return 1
+        return _failed(args, error)
 
     if args.json:
         print(json.dumps({"id": new.account_id, "name": new.name, "token": new.token}))
@@ -56,8 +63,7 @@ def cmd_token_revoke(args, services) -> int:
             account = revoke_account(db, args.account_id, revoked_by=args.user)
             revoked_at = account.revoked_at
     except NotFoundError as error:
-        print(f"careplace: {error}", file=sys.stderr)
-        return 1
+        return _failed(args, error)
 
     print(json.dumps({"id": args.account_id, "revoked_at": revoked_at.isoformat()}) if args.json else f"revoked service account {args.account_id}")
     return 0
