@@ -3,7 +3,7 @@
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -53,6 +53,8 @@ class TaskForm:
     fields: list[FormField]
     values: dict[str, Any]
     documentation: str | None
+    # Fields required only for some answers (requiredWhen rules), with the message shown when one is missing.
+    conditions: dict[str, str] = field(default_factory=dict)
 
 
 class Engine:
@@ -303,7 +305,9 @@ class Engine:
                 raise NotFoundError("task", task_id)
             fields, _hidden = fields_for_groups(spiff_task.task_spec, form_fields(spiff_task.task_spec), None if actor.is_admin else actor.groups)
             values = {field.id: spiff_task.data.get(field.id, field.default) for field in fields}
-            return TaskForm(task, fields, values, spiff_task.task_spec.documentation)
+            rules = required_when_rules(spiff_task.task_spec, workflow.script_engine.environment.evaluate)
+            conditions = {field_id: message for field_id, (_test, message) in rules.items()}
+            return TaskForm(task, fields, values, spiff_task.task_spec.documentation, conditions)
 
     def complete(self, task_id: str, data: dict, actor: Actor) -> None:
         """Validate ``data`` against the task's form, complete the task and run until the instance waits.
