@@ -55,6 +55,9 @@ YEAR_END_MESSAGE = "year_end_review_requested"
 DUE_TIME = time(6, 0)
 
 DEFAULT_EVERY_DAYS = 28
+# Bounds that keep the due-date arithmetic meaningful: at most a year between runs, and anchors in this century.
+MAX_EVERY_DAYS = 366
+ANCHOR_RANGE = (date(2000, 1, 1), date(2099, 12, 31))
 DEFAULT_ANCHOR = date(2027, 1, 4)
 
 
@@ -83,14 +86,19 @@ class CalendarSettings:
         except ValueError as error:
             raise ConfigError(f"CAREPLACE_PAYMENT_RUN_EVERY_DAYS={every_text!r} is not a whole number of days") from error
 
-        if every_days < 1:
-            raise ConfigError(f"CAREPLACE_PAYMENT_RUN_EVERY_DAYS={every_days} must be at least 1 day")
+        if not 1 <= every_days <= MAX_EVERY_DAYS:
+            raise ConfigError(f"CAREPLACE_PAYMENT_RUN_EVERY_DAYS={every_days} must be from 1 to {MAX_EVERY_DAYS} days")
 
         anchor_text = env.get("CAREPLACE_PAYMENT_RUN_ANCHOR", DEFAULT_ANCHOR.isoformat())
         try:
             anchor = date.fromisoformat(anchor_text)
         except ValueError as error:
             raise ConfigError(f"CAREPLACE_PAYMENT_RUN_ANCHOR={anchor_text!r} is not a valid date. Write it as YYYY-MM-DD, such as 2027-01-04") from error
+
+        if not ANCHOR_RANGE[0] <= anchor <= ANCHOR_RANGE[1]:
+            raise ConfigError(
+                f"CAREPLACE_PAYMENT_RUN_ANCHOR={anchor.isoformat()} must be between {ANCHOR_RANGE[0].isoformat()} and {ANCHOR_RANGE[1].isoformat()}; give the first day of the first payment period"
+            )
 
         return cls(payment_run_every_days=every_days, payment_run_anchor=anchor)
 

@@ -3,6 +3,7 @@
 import pytest
 
 from careplace.config import ConfigError, Settings
+from scheduler.calendar_triggers import CalendarSettings
 
 
 def test_upload_dir_made_absolute(tmp_path, monkeypatch):
@@ -29,3 +30,16 @@ def test_embedded_generates_secret_key():
 def test_worker_interval_checked():
     with pytest.raises(ConfigError, match="CAREPLACE_WORKER_INTERVAL"):
         Settings.from_env({"CAREPLACE_SECRET_KEY": "x" * 32, "CAREPLACE_WORKER_INTERVAL": "soon"})
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("CAREPLACE_PAYMENT_RUN_EVERY_DAYS", "100000000000"),
+        ("CAREPLACE_PAYMENT_RUN_ANCHOR", "0001-01-01"),
+        ("CAREPLACE_PAYMENT_RUN_ANCHOR", "9999-12-31"),
+    ],
+)
+def test_calendar_settings_out_of_range(variable, value):
+    with pytest.raises(ConfigError, match=variable):
+        CalendarSettings.from_env({variable: value})
