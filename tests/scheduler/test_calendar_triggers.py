@@ -166,7 +166,7 @@ def test_calendar_settings_from_env_reads_variables():
     ("environ", "message"),
     [
         ({"CAREPLACE_PAYMENT_RUN_EVERY_DAYS": "four weeks"}, "CAREPLACE_PAYMENT_RUN_EVERY_DAYS='four weeks' is not a whole number of days"),
-        ({"CAREPLACE_PAYMENT_RUN_EVERY_DAYS": "0"}, "CAREPLACE_PAYMENT_RUN_EVERY_DAYS=0 must be at least 1 day"),
+        ({"CAREPLACE_PAYMENT_RUN_EVERY_DAYS": "0"}, "CAREPLACE_PAYMENT_RUN_EVERY_DAYS=0 must be from 1 to 366 days"),
         ({"CAREPLACE_PAYMENT_RUN_ANCHOR": "04/01/2027"}, "CAREPLACE_PAYMENT_RUN_ANCHOR='04/01/2027' is not a valid date. Write it as YYYY-MM-DD, such as 2027-01-04"),
     ],
 )
