@@ -10,6 +10,7 @@ from flask import abort, current_app
 from flask_login import current_user, login_required
 
 from care.models.people import Role, User
+from care.roles import engine_groups
 from engine.runtime import Actor
 
 SERVICES_KEY = "careplace.services"
@@ -74,12 +75,7 @@ def actor_for(user: LoginUser) -> Actor:
     to the provider-user role as a whole never reaches every provider; diagrams
     offer provider tasks to ``${'provider-' + str(provider_id)}`` or assign them to a user id.
     """
-    if user.role == PROVIDER_USER:
-        groups = frozenset({f"provider-{user.provider_id}"})
-    else:
-        groups = frozenset({user.role})
-
-    return Actor(str(user.id), groups, is_admin=user.role == ADMIN)
+    return Actor(str(user.id), engine_groups(user.role, user.provider_id), is_admin=user.role == ADMIN)
 
 
 def roles_required(*roles: str) -> Callable:

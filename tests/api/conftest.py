@@ -17,12 +17,13 @@ from careplace.wiring import STAFF_GROUPS
 from engine.errors import BusinessError
 from engine.handler_api import HandlerRegistry
 from engine.jobs import JobRunner
-from engine.runtime import Engine
+from engine.runtime import Actor, Engine
 from web import create_app
 from web.api.auth import RATE_LIMIT_CONFIG
 from web.api.tokens import create_account
 
-DIAGRAM = Path(__file__).with_name("diagrams") / "api_review.bpmn"
+DIAGRAMS = Path(__file__).with_name("diagrams")
+DIAGRAM = DIAGRAMS / "api_review.bpmn"
 
 
 @dataclass
@@ -135,6 +136,31 @@ def call(client, tokens):
 @pytest.fixture
 def deployed(services):
     services.engine.deploy({"api_review.bpmn": DIAGRAM.read_bytes()}, "test")
+
+
+@pytest.fixture
+def provider_tasks(services, world) -> dict[int, str]:
+    """The open ``respond`` task id of an api_provider_task instance for each provider, keyed by provider id.
+
+    The diagram offers the task to ``${'provider-' + str(provider_id)}``, as the real provider diagrams do.
+    """
+    name = "api_provider_task.bpmn"
+    services.engine.deploy({name: (DIAGRAMS / name).read_bytes()}, "test")
+    admin = Actor("test-admin", is_admin=True)
+    task_ids = {}
+    for provider_id in (world.provider_id, world.other_provider_id):
+        instance_id = services.engine.start("api_provider_task", business_key=f"PROVIDER-{provider_id}", data={"provider_id": provider_id})
+        (task,) = services.engine.list_tasks(admin, business_key=f"PROVIDER-{provider_id}")
+        assert task.instance_id == instance_id
+        task_ids[provider_id] = task.id
+    return task_ids
+
+
+@pytest.fixture
+def message_start_deployed(services):
+    """The api_message_start process, which starts only on the message ``api_run_requested``."""
+    name = "api_message_start.bpmn"
+    services.engine.deploy({name: (DIAGRAMS / name).read_bytes()}, "test")
 
 
 @pytest.fixture

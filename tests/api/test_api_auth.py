@@ -186,3 +186,24 @@ def test_token_create_rejects_provider_role_without_provider(services, world, ca
 def test_token_revoke_unknown_account(services, world, capsys):
     assert run_cli(["token", "revoke", "999"], services) == 1
     assert "999" in capsys.readouterr().err
+
+
+def test_oversized_body_is_413_problem(call, app, deployed):
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    body = json.dumps({"variables": {"note": "x" * limit}})
+
+    response = call("POST", "/api/v1/processes/api_review/instances", "care_manager", data=body, content_type="application/json")
+
+    assert response.status_code == 413
+    assert response.mimetype == "application/problem+json"
+    problem = response.get_json()
+    assert problem["type"] == "urn:careplace:api:problem:payload-too-large"
+    assert problem["status"] == 413
+    assert str(limit) in problem["detail"]
+
+
+def test_oversized_portal_form_keeps_html_page(client, app):
+    response = client.post("/login", data="x" * (app.config["MAX_CONTENT_LENGTH"] + 1), content_type="application/x-www-form-urlencoded")
+
+    assert response.status_code == 413
+    assert response.mimetype == "text/html"

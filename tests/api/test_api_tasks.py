@@ -36,8 +36,55 @@ def test_get_task_has_form_and_instance_etag(call, instance):
     assert body["instance_etag"] == response.headers["ETag"] == instance["etag"]
 
 
-def test_get_task_refused_for_provider(call, instance):
-    assert call("GET", f"/api/v1/tasks/{open_task(call)['id']}", "provider_user").status_code == 403
+def test_get_staff_task_is_404_for_provider(call, instance):
+    response = call("GET", f"/api/v1/tasks/{open_task(call)['id']}", "provider_user")
+
+    assert response.status_code == 404
+    assert response.get_json()["type"] == "urn:careplace:api:problem:not-found"
+
+
+def test_provider_lists_own_task_only(call, world, provider_tasks):
+    items = call("GET", "/api/v1/tasks", "provider_user").get_json()["items"]
+
+    assert [task["id"] for task in items] == [provider_tasks[world.provider_id]]
+    assert items[0]["candidate_groups"] == [f"provider-{world.provider_id}"]
+
+
+def test_provider_completes_own_task(call, world, provider_tasks):
+    task_id = provider_tasks[world.provider_id]
+    read = call("GET", f"/api/v1/tasks/{task_id}", "provider_user")
+    assert read.status_code == 200, read.get_data(as_text=True)
+    claimed = call("POST", f"/api/v1/tasks/{task_id}/claim", "provider_user")
+    assert claimed.status_code == 200, claimed.get_data(as_text=True)
+
+    response = call("POST", f"/api/v1/tasks/{task_id}/complete", "provider_user", json={"variables": {"response": "accepted"}}, headers={"If-Match": read.headers["ETag"]})
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["status"] == "completed"
+    assert call("GET", "/api/v1/tasks", "provider_user").get_json()["items"] == []
+
+
+@pytest.mark.parametrize(
+    ("method", "action"),
+    [("GET", ""), ("POST", "/claim"), ("POST", "/release"), ("POST", "/complete")],
+)
+def test_other_provider_task_is_404(call, world, provider_tasks, method, action):
+    task_id = provider_tasks[world.other_provider_id]
+    kwargs = {"json": {"variables": {"response": "accepted"}}, "headers": {"If-Match": "*"}} if action == "/complete" else {}
+
+    response = call(method, f"/api/v1/tasks/{task_id}{action}", "provider_user", **kwargs)
+
+    assert response.status_code == 404
+    assert response.get_json()["detail"] == f"task '{task_id}' not found; check the id"
+
+
+def test_other_provider_task_matches_unknown_task(call, world, provider_tasks):
+    unknown = call("GET", "/api/v1/tasks/00000000-0000-4000-8000-000000000000", "provider_user").get_json()
+    other = call("GET", f"/api/v1/tasks/{provider_tasks[world.other_provider_id]}", "provider_user").get_json()
+
+    assert other["type"] == unknown["type"]
+    assert other["title"] == unknown["title"]
+    assert other["status"] == unknown["status"] == 404
 
 
 def test_claim_and_release_task(call, instance):
@@ -61,8 +108,12 @@ def test_claim_task_claimed_by_another_is_409(call, instance):
     assert response.status_code == 409
 
 
-def test_claim_task_refused_for_provider(call, instance):
-    assert call("POST", f"/api/v1/tasks/{open_task(call)['id']}/claim", "other_provider").status_code == 403
+def test_claim_staff_task_is_404_for_provider(call, instance):
+    assert call("POST", f"/api/v1/tasks/{open_task(call)['id']}/claim", "other_provider").status_code == 404
+
+
+def test_release_own_unclaimed_task_is_403_for_provider(call, world, provider_tasks):
+    assert call("POST", f"/api/v1/tasks/{provider_tasks[world.provider_id]}/release", "provider_user").status_code == 403
 
 
 def test_release_unclaimed_task_is_403(call, instance):

@@ -1,9 +1,22 @@
 """Providers, enquiries, responses, packages and payments through the API, with provider tokens scoped to their provider."""
 
+from datetime import datetime, timezone
 from decimal import Decimal
 
+import pytest
+
+from engine.clock import set_clock
 from care.enquiries import send_enquiry
 from care.responses import accept_enquiry
+
+# Tuesday 1 July 2031, 10:00 in London (BST).
+NOW = datetime(2031, 7, 1, 9, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture(autouse=True)
+def restore_clock():
+    yield
+    set_clock(None)
 
 
 def test_staff_list_every_provider(call, world):
@@ -71,6 +84,70 @@ def test_raise_enquiry_rejects_zero_hours(call, world):
 
     assert response.status_code == 422
     assert response.get_json()["errors"][0]["field"] == "hours_per_week"
+
+
+@pytest.mark.parametrize("field", ["service_user_id", "raised_by_id"])
+@pytest.mark.parametrize("value", [True, "1", 1.0])
+def test_raise_enquiry_rejects_non_integer_id(call, world, field, value):
+    body = {"service_user_id": world.service_user_id, "raised_by_id": world.care_manager_id, "hours_per_week": 10, "expected_start_on": "2031-07-05", field: value}
+
+    response = call("POST", "/api/v1/enquiries", "care_manager", json=body)
+
+    assert response.status_code == 422
+    assert [error["field"] for error in response.get_json()["errors"]] == [field]
+
+
+def test_raise_enquiry_rejects_past_start(call, world):
+    set_clock(lambda: NOW)
+    body = {"service_user_id": world.service_user_id, "raised_by_id": world.care_manager_id, "hours_per_week": 10, "expected_start_on": "2031-06-30"}
+
+    response = call("POST", "/api/v1/enquiries", "care_manager", json=body)
+
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == [{"field": "expected_start_on", "message": "2031-06-30 is in the past; give 2031-07-01 or later"}]
+
+
+def test_raise_enquiry_accepts_start_today_in_england(call, world):
+    # 23:30 UTC on 30 June is 00:30 on 1 July in London (BST), so 1 July is today.
+    set_clock(lambda: datetime(2031, 6, 30, 23, 30, tzinfo=timezone.utc))
+    body = {"service_user_id": world.service_user_id, "raised_by_id": world.care_manager_id, "hours_per_week": 10, "expected_start_on": "2031-07-01"}
+
+    response = call("POST", "/api/v1/enquiries", "care_manager", json=body)
+
+    assert response.status_code == 201, response.get_data(as_text=True)
+
+
+def test_raise_enquiry_past_respond_by_shows_iso_time(call, world):
+    set_clock(lambda: NOW)
+    body = {"service_user_id": world.service_user_id, "raised_by_id": world.care_manager_id, "hours_per_week": 10, "expected_start_on": "2031-07-05", "respond_by": "2031-07-01T09:00:00+01:00"}
+
+    response = call("POST", "/api/v1/enquiries", "care_manager", json=body)
+
+    assert response.status_code == 422
+    problem = response.get_json()
+    assert problem["errors"] == [{"field": "respond_by", "message": "2031-07-01T08:00:00Z is not in the future; give a time after 2031-07-01T09:00:00Z"}]
+    assert "datetime" not in problem["detail"]
+
+
+def test_raise_enquiry_rejects_respond_by_without_offset(call, world):
+    body = {"service_user_id": world.service_user_id, "raised_by_id": world.care_manager_id, "hours_per_week": 10, "expected_start_on": "2031-07-05", "respond_by": "2031-07-03T12:00:00"}
+
+    response = call("POST", "/api/v1/enquiries", "care_manager", json=body)
+
+    assert response.status_code == 422
+    assert [error["field"] for error in response.get_json()["errors"]] == ["respond_by"]
+
+
+def test_raise_enquiry_returns_respond_by_in_utc(call, world):
+    set_clock(lambda: NOW)
+    body = {"service_user_id": world.service_user_id, "raised_by_id": world.care_manager_id, "hours_per_week": 10, "expected_start_on": "2031-07-05", "respond_by": "2031-07-03T12:00:00+01:00"}
+
+    created = call("POST", "/api/v1/enquiries", "care_manager", json=body)
+    read = call("GET", created.headers["Location"], "care_manager")
+
+    assert created.status_code == 201, created.get_data(as_text=True)
+    assert created.get_json()["respond_by"] == "2031-07-03T11:00:00Z"
+    assert read.get_json()["respond_by"] == "2031-07-03T11:00:00Z"
 
 
 def test_raise_enquiry_refused_for_provider_and_analyst(call, world):

@@ -206,3 +206,35 @@ def test_instance_message_refused_for_provider(call, instance):
     response = call("POST", f"/api/v1/instances/{instance['id']}/messages", "provider_user", json={"name": "documents_received"}, headers={"If-Match": "*"})
 
     assert response.status_code == 403
+
+
+@pytest.mark.parametrize("role", ["care_manager", "provider_services"])
+def test_send_message_does_not_start_process_for_casework(call, message_start_deployed, role):
+    response = call("POST", "/api/v1/messages", role, json={"name": "api_run_requested", "business_key": "RUN-1"})
+
+    assert response.status_code == 409
+    assert response.get_json()["type"] == "urn:careplace:api:problem:message-not-delivered"
+    assert call("GET", "/api/v1/instances?process_id=api_message_start", "admin").get_json()["items"] == []
+
+
+def test_send_message_starts_process_for_admin(call, message_start_deployed):
+    response = call("POST", "/api/v1/messages", "admin", json={"name": "api_run_requested", "business_key": "RUN-1"})
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    (instance_id,) = response.get_json()["delivered_to"]
+    started = call("GET", f"/api/v1/instances/{instance_id}", "admin").get_json()
+    assert started["process_id"] == "api_message_start"
+    assert started["status"] == "completed"
+
+
+@pytest.mark.parametrize("role", ["care_manager", "admin"])
+def test_start_message_start_process_is_422(call, message_start_deployed, role):
+    response = call("POST", "/api/v1/processes/api_message_start/instances", role, json={"business_key": "RUN-2"})
+
+    assert response.status_code == 422
+    body = response.get_json()
+    assert body["type"] == "urn:careplace:api:problem:validation-failed"
+    assert "'api_run_requested'" in body["detail"]
+    assert "POST /api/v1/messages" in body["detail"]
+    assert body["errors"] == [{"field": "process_id", "message": "starts on message 'api_run_requested'"}]
+    assert call("GET", "/api/v1/instances?process_id=api_message_start", "admin").get_json()["items"] == []

@@ -64,6 +64,13 @@ def _http_error(error: HTTPException):
     return from_http_exception(error)
 
 
+@blueprint.errorhandler(413)
+def _payload_too_large(error: HTTPException):
+    # Flask looks up error handlers by status code before exception class, so the app's HTML page for 413
+    # would win over the HTTPException handler above. A blueprint handler for the code comes before both.
+    return from_http_exception(error)
+
+
 @blueprint.errorhandler(engine_errors.NotFoundError)
 @blueprint.errorhandler(care_errors.NotFoundError)
 def _not_found(error):

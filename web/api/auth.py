@@ -12,6 +12,7 @@ from limits.strategies import MovingWindowRateLimiter
 
 from care.models.people import Role
 from care.models.service_accounts import ServiceAccount
+from care.roles import engine_groups
 from engine import audit, clock
 from engine.runtime import Actor
 from web.access import services
@@ -44,9 +45,8 @@ class Principal:
         return self.role == Role.PROVIDER_USER
 
     def actor(self) -> Actor:
-        """Return the engine actor, with groups as ``web.access.actor_for`` gives a person of the same role."""
-        groups = frozenset({f"provider:{self.provider_id}"}) if self.is_provider else frozenset({self.role})
-        return Actor(self.actor_name, groups, is_admin=self.role == Role.ADMIN)
+        """Return the engine actor, with the groups ``web.access.actor_for`` gives a person of the same role."""
+        return Actor(self.actor_name, engine_groups(self.role, self.provider_id), is_admin=self.role == Role.ADMIN)
 
 
 @dataclass

@@ -5,6 +5,7 @@ no other provider's identity or price.
 """
 
 import logging
+from datetime import datetime, timezone
 
 import sqlalchemy as sa
 from flask import url_for
@@ -14,6 +15,7 @@ from care import enquiries as care_enquiries
 from care.errors import NotAllowedError, NotFoundError
 from care.models.enquiries import Enquiry, EnquiryRecipient, EnquiryStatus
 from care.responses import responses_side_by_side
+from engine import clock
 from web.access import services
 from web.api import paging
 from web.api.auth import Principal
@@ -49,6 +51,24 @@ def _not_found(enquiry_id: int) -> ApiError:
     return ApiError(NOT_FOUND, f"enquiry {enquiry_id} not found; check the id, or that it was sent to this token's provider")
 
 
+def _utc_text(value: datetime) -> str:
+    return value.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _check_dates(body: RaiseEnquiry) -> None:
+    """Raise 422 when ``expected_start_on`` is before today in England or ``respond_by`` is not in the future."""
+    now = clock.now()
+    today = now.astimezone(clock.LONDON).date()
+    errors = []
+    if body.expected_start_on < today:
+        errors.append({"field": "expected_start_on", "message": f"{body.expected_start_on.isoformat()} is in the past; give {today.isoformat()} or later"})
+    if body.respond_by is not None and body.respond_by <= now:
+        errors.append({"field": "respond_by", "message": f"{_utc_text(body.respond_by)} is not in the future; give a time after {_utc_text(now)}"})
+
+    if errors:
+        raise ApiError(VALIDATION_FAILED, "; ".join(f"{error['field']} {error['message']}" for error in errors), errors=errors)
+
+
 @operation(
     "POST", "/enquiries", summary="Raise a draft enquiry for a care manager", tag=TAG, roles=CASEWORK,
     body=RaiseEnquiry, response=EnquiryOut, status=201,
@@ -58,6 +78,7 @@ def raise_enquiry(principal: Principal, body: RaiseEnquiry):
 
     It is not sent to providers: the enquiry process does that when it runs.
     """
+    _check_dates(body)
     try:
         with services().session_factory.begin() as db:
             enquiry = care_enquiries.create_enquiry(

@@ -4,16 +4,20 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from flask import url_for
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from sqlalchemy.orm.exc import StaleDataError
 
+from care.models.people import Role
 from engine.errors import ConflictError
-from engine.models import AuditEvent, Instance, MessageWait
+from engine.models import AuditEvent, Instance, MessageWait, ProcessVersion
+from engine.serializer import spec_from_json
 from web.access import services
 from web.api import paging
 from web.api.auth import Principal
 from web.api.etags import check_if_match, instance_etag
 from web.api.operations import json_response, operation
-from web.api.problems import CONFLICT, MESSAGE_NOT_DELIVERED, NOT_FOUND, ApiError
+from web.api.problems import CONFLICT, MESSAGE_NOT_DELIVERED, NOT_FOUND, VALIDATION_FAILED, ApiError
 from web.api.roles import CASEWORK, STAFF
 from web.api.schemas import (
     AuditEventOut,
@@ -47,12 +51,46 @@ def _read_instance(instance_id: str) -> Instance:
     return row
 
 
+def _start_message_names(process_id: str) -> list[str]:
+    """Return the message names of the message start events of the newest version of ``process_id``.
+
+    Returns an empty list when the process does not exist, so that the engine reports it as not found.
+    """
+    with services().session_factory() as db:
+        spec_json = db.scalars(
+            sa.select(ProcessVersion.spec_json).where(ProcessVersion.process_id == process_id).order_by(ProcessVersion.version.desc()).limit(1)
+        ).first()
+    if spec_json is None:
+        return []
+
+    spec, _subprocesses = spec_from_json(spec_json)
+    return sorted(
+        task_spec.event_definition.name
+        for task_spec in spec.task_specs.values()
+        if isinstance(task_spec, StartEvent) and isinstance(task_spec.event_definition, MessageEventDefinition)
+    )
+
+
 @operation(
     "POST", "/processes/<process_id>/instances", summary="Start an instance of the newest version of a process", tag=TAG,
     roles=CASEWORK, body=StartInstance, response=InstanceOut, status=201, etag=True,
 )
 def start_instance(principal: Principal, process_id: str, body: StartInstance):
-    """Start the instance and run it until it waits; the response has its ETag and a Location header."""
+    """Start the instance and run it until it waits; the response has its ETag and a Location header.
+
+    A process that starts on a message is rejected with 422, because its instance would wait at the
+    start event for a message that only POST /messages delivers. The caller sends that message instead.
+    """
+    message_names = _start_message_names(process_id)
+    if message_names:
+        names = ", ".join(repr(name) for name in message_names)
+        raise ApiError(
+            VALIDATION_FAILED,
+            f"process {process_id!r} starts on message {names}, so it cannot be started here; "
+            "an admin token starts it by sending that message with POST /api/v1/messages",
+            errors=[{"field": "process_id", "message": f"starts on message {names}"}],
+        )
+
     instance_id = services().engine.start(process_id, business_key=body.business_key, data=body.variables, actor=principal.actor_name)
     row = _read_instance(instance_id)
     return _instance_response(row, 201, {"Location": url_for("api.get_instance", instance_id=instance_id)})
@@ -108,10 +146,16 @@ def instance_history(principal: Principal, instance_id: str, query: HistoryQuery
 def send_message(principal: Principal, body: SendMessage):
     """Deliver the message to every running instance waiting for it, narrowed by business key and correlation.
 
-    When none waits, a process that starts on this message is started instead; failing that, 409.
+    When none waits and the token is an admin's, the process that starts on this message is started instead.
+    Otherwise the call returns 409, so a care manager cannot start a payment run or a year-end review.
     """
     delivered = services().engine.send_message(
-        body.name, body.payload, business_key=body.business_key, correlation=body.correlation, actor=principal.actor_name
+        body.name,
+        body.payload,
+        business_key=body.business_key,
+        correlation=body.correlation,
+        actor=principal.actor_name,
+        allow_start=principal.role == Role.ADMIN,
     )
     return json_response(Delivery(delivered_to=delivered))
 

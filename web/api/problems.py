@@ -97,7 +97,11 @@ def from_http_exception(error: HTTPException) -> Response:
     elif problem is NOT_FOUND:
         detail = f"no API resource at {request.path}; check the path against /api/v1/openapi.json"
     elif problem is PAYLOAD_TOO_LARGE:
-        detail = "the request body is over the size limit; send a smaller body"
+        limit = request.max_content_length
+        if limit:
+            detail = f"the request body is over the limit of {limit} bytes; send a smaller body"
+        else:
+            detail = "the request body is too large; send a smaller body"
     else:
         detail = error.description or problem.title
     return problem_response(problem, detail, headers=headers)

@@ -1,10 +1,10 @@
 """Pydantic models of the API's request bodies, query strings and responses; the OpenAPI document is generated from them."""
 
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 from web.api.paging import DEFAULT_LIMIT, MAX_LIMIT
 
@@ -14,7 +14,16 @@ BusinessKey = Annotated[PlainText, StringConstraints(min_length=1, max_length=20
 Name = Annotated[PlainText, StringConstraints(min_length=1, max_length=200)]
 Cursor = Annotated[str, StringConstraints(max_length=500)]
 Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT)]
-Id = Annotated[int, Field(ge=1, le=2**31 - 1)]
+# Strict, so that JSON true or "7" is rejected instead of read as an id.
+Id = Annotated[StrictInt, Field(ge=1, le=2**31 - 1)]
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(timezone.utc)
+
+
+# An aware date-time converted to UTC, so that a stored value is returned as it was given, with Z.
+UtcDateTime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 
 
 class Request(BaseModel):
@@ -241,9 +250,11 @@ class RaiseEnquiry(Request):
     service_user_id: Id
     raised_by_id: Id = Field(description="The user id of the care manager the enquiry is raised for.")
     hours_per_week: Annotated[Decimal, Field(gt=0, le=168, max_digits=7, decimal_places=2)]
-    expected_start_on: date
+    expected_start_on: date = Field(description="Today or later, as a date in England.")
     urgency: Literal["standard", "emergency_48h", "emergency_24h"] = "standard"
-    respond_by: datetime | None = Field(None, description="An aware date-time in the future; by default the deadline for the urgency.")
+    respond_by: UtcDateTime | None = Field(
+        None, description="A date-time with a zone offset, in the future; by default the deadline for the urgency. Returned in UTC."
+    )
     notes: Annotated[str, StringConstraints(max_length=4000)] | None = None
 
 

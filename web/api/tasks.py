@@ -3,7 +3,9 @@
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
 
+from care.roles import provider_group
 from engine.models import HumanTask, Instance
 from engine.runtime import Engine
 from web.access import services
@@ -36,6 +38,23 @@ def _row_version(instance_id: str) -> int:
     return row_version
 
 
+def _check_provider_may_see(principal: Principal, task_id: str) -> None:
+    """Raise 404 when a provider token names a task neither offered to its provider nor assigned to it.
+
+    Another provider's task then looks the same as a task that does not exist, as other provider records do.
+    """
+    if not principal.is_provider:
+        return
+
+    group = provider_group(principal.provider_id)
+    with services().session_factory() as db:
+        task = db.get(HumanTask, task_id, options=[selectinload(HumanTask.candidates)])
+        visible = task is not None and (task.assignee == principal.actor_name or any(candidate.group_name == group for candidate in task.candidates))
+
+    if not visible:
+        raise ApiError(NOT_FOUND, f"task {task_id!r} not found; check the id")
+
+
 @operation("GET", "/tasks", summary="List the open tasks this token may work on, oldest first", tag=TAG, roles=ALL_ROLES, query=TaskQuery, response=TaskPage)
 def list_tasks(principal: Principal, query: TaskQuery):
     """Return open tasks assigned to this service account or offered to its role's group (its provider's, for a provider token)."""
@@ -59,6 +78,7 @@ def list_tasks(principal: Principal, query: TaskQuery):
 @operation("GET", "/tasks/<task_id>", summary="Read a task with its form fields and current values", tag=TAG, roles=ALL_ROLES, response=TaskDetail, etag=True)
 def get_task(principal: Principal, task_id: str):
     """Return the task and its form. The ETag header is the instance's, because completing the task changes the instance."""
+    _check_provider_may_see(principal, task_id)
     form = services().engine.task_form(task_id, principal.actor())
     row_version = _row_version(form.task.instance_id)
     fields = [
@@ -77,6 +97,7 @@ def get_task(principal: Principal, task_id: str):
 
 @operation("POST", "/tasks/<task_id>/claim", summary="Claim a task for this service account", tag=TAG, roles=ALL_ROLES, response=TaskOut, problems=(409,))
 def claim_task(principal: Principal, task_id: str):
+    _check_provider_may_see(principal, task_id)
     engine = services().engine
     engine.claim(task_id, principal.actor())
     return json_response(task_out(engine.get_task(task_id, principal.actor())))
@@ -84,6 +105,7 @@ def claim_task(principal: Principal, task_id: str):
 
 @operation("POST", "/tasks/<task_id>/release", summary="Release a claimed task back to its groups", tag=TAG, roles=ALL_ROLES, response=TaskOut, problems=(409,))
 def release_task(principal: Principal, task_id: str):
+    _check_provider_may_see(principal, task_id)
     engine = services().engine
     engine.release(task_id, principal.actor())
     return json_response(task_out(engine.get_task(task_id, principal.actor())))
@@ -98,6 +120,7 @@ def complete_task(principal: Principal, task_id: str, body: CompleteTask):
 
     If-Match must carry the instance's current ETag, from GET /tasks/{task_id} or the instance.
     """
+    _check_provider_may_see(principal, task_id)
     engine = services().engine
     actor = principal.actor()
     task = engine.get_task(task_id, actor)
