@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy.orm import Session, joinedload, sessionmaker
+from sqlalchemy.orm import Session, joinedload, lazyload, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import audit, clock
@@ -200,7 +200,7 @@ class Engine:
 
     # Human tasks
 
-    def list_tasks(self, actor: Actor, *, status: str = "open", mine_only: bool = False, process_id: str | None = None, business_key: str | None = None, overdue_at: datetime | None = None, limit: int = 50, offset: int = 0) -> list[HumanTask]:
+    def list_tasks(self, actor: Actor, *, status: str = "open", mine_only: bool = False, process_id: str | None = None, business_key: str | None = None, overdue_at: datetime | None = None, limit: int = 50, offset: int = 0, with_candidates: bool = True) -> list[HumanTask]:
         """Return tasks assigned to the actor or offered to one of their groups, oldest due first."""
         with self.session_factory() as session:
             query = self.task_query(actor, status, mine_only)
@@ -211,6 +211,9 @@ class Engine:
             if overdue_at is not None:
                 query = query.where(HumanTask.due_at < overdue_at)
             query = query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at, HumanTask.id)
+            if not with_candidates:
+                # The candidate_groups column is enough for a list page, so skip the query that loads the rows.
+                query = query.options(lazyload(HumanTask.candidates))
             return list(session.scalars(query.limit(limit).offset(offset)))
 
     def count_tasks(self, actor: Actor, *, status: str = "open", mine_only: bool = False) -> int:

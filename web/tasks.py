@@ -38,7 +38,13 @@ def task_list():
     now = clock.now()
     tasks = fetch_page(
         lambda limit, offset: engine.list_tasks(
-            actor, mine_only=view == "mine", process_id=process_id, overdue_at=now if overdue_only else None, limit=limit, offset=offset
+            actor,
+            mine_only=view == "mine",
+            process_id=process_id,
+            overdue_at=now if overdue_only else None,
+            limit=limit,
+            offset=offset,
+            with_candidates=False,
         ),
         page,
     )
