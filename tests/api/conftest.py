@@ -1,23 +1,20 @@
 """Fixtures for the API tests: an app over the migrated database, people and providers, a token per role and a call helper."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from app_services import build_test_services
 from care.enquiries import create_enquiry, send_enquiry
 from care.models.packages import CarePackage
 from care.models.payments import Payment, PaymentLine, PaymentRun
 from care.models.people import Role, ServiceUser, User
 from care.models.providers import Provider, ProviderDistrict, ProviderKind, ProviderStatus
-from careplace.config import Settings
-from careplace.wiring import STAFF_GROUPS
-from engine.errors import BusinessError
-from engine.handler_api import HandlerRegistry
 from engine.jobs import JobRunner
-from engine.runtime import Actor, Engine
+from engine.runtime import Actor
 from web import create_app
 from web.api.auth import RATE_LIMIT_CONFIG
 from web.api.tokens import create_account
@@ -26,37 +23,9 @@ DIAGRAMS = Path(__file__).with_name("diagrams")
 DIAGRAM = DIAGRAMS / "api_review.bpmn"
 
 
-@dataclass
-class FlakyHandler:
-    """The ``api.flaky`` topic: raises a business error (an incident at once) while ``failing`` is true."""
-
-    failing: bool = True
-    calls: list[str] = field(default_factory=list)
-
-    def __call__(self, inputs, context):
-        self.calls.append(context.task_id)
-        if self.failing:
-            raise BusinessError("unavailable", "the simulated service is down")
-        return {"notified": True}
-
-
-@dataclass
-class ApiServices:
-    settings: Settings
-    session_factory: object
-    registry: HandlerRegistry
-    engine: Engine
-    flaky: FlakyHandler
-
-
 @pytest.fixture
 def services(db_url, session_factory):
-    settings = Settings(database_url=db_url, secret_key="test-secret-key", embedded=True)
-    flaky = FlakyHandler()
-    registry = HandlerRegistry()
-    registry.topic("api.flaky", description="Test topic that fails on demand.")(flaky)
-    engine = Engine(session_factory, registry, known_groups=STAFF_GROUPS)
-    return ApiServices(settings, session_factory, registry, engine, flaky)
+    return build_test_services(db_url, session_factory, "api.flaky")
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """Fixtures for the web tests: an app over the migrated database, people of every role, and a login helper."""
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -9,15 +9,11 @@ from pathlib import Path
 import pytest
 from werkzeug.security import generate_password_hash
 
+from app_services import build_test_services
 from care.enquiries import create_enquiry, send_enquiry
 from care.models.people import Role, ServiceUser, User
 from care.models.providers import Provider, ProviderDistrict, ProviderKind, ProviderStatus
-from careplace.config import Settings
-from careplace.wiring import STAFF_GROUPS
-from engine.errors import BusinessError
-from engine.handler_api import HandlerRegistry
 from engine.jobs import JobRunner
-from engine.runtime import Engine
 from web import create_app
 
 DIAGRAMS = Path(__file__).with_name("diagrams")
@@ -27,37 +23,9 @@ TEST_HASH_METHOD = "pbkdf2:sha256:1000"
 CSRF_FIELD = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
-@dataclass
-class FlakyHandler:
-    """The ``web.flaky`` topic: raises a business error (an incident at once) while ``failing`` is true."""
-
-    failing: bool = True
-    calls: list[str] = field(default_factory=list)
-
-    def __call__(self, inputs, context):
-        self.calls.append(context.task_id)
-        if self.failing:
-            raise BusinessError("unavailable", "the simulated service is down")
-        return {"notified": True}
-
-
-@dataclass
-class WebServices:
-    settings: Settings
-    session_factory: object
-    registry: HandlerRegistry
-    engine: Engine
-    flaky: FlakyHandler
-
-
 @pytest.fixture
 def services(db_url, session_factory):
-    settings = Settings(database_url=db_url, secret_key="test-secret-key", embedded=True)
-    flaky = FlakyHandler()
-    registry = HandlerRegistry()
-    registry.topic("web.flaky", description="Test topic that fails on demand.")(flaky)
-    engine = Engine(session_factory, registry, known_groups=STAFF_GROUPS)
-    return WebServices(settings, session_factory, registry, engine, flaky)
+    return build_test_services(db_url, session_factory, "web.flaky")
 
 
 @pytest.fixture
