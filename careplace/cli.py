@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 class CommandError(Exception):
-    """A bad argument or file; the message says what to change."""
+    """A bad argument or file. The message names the value and what to change."""
 
 
 def _done(args, text: str, **fields) -> int:
@@ -117,8 +117,9 @@ def cmd_form(args, services) -> int:
         flags = [flag for flag, on in (("required", field.required), ("read-only", field.readonly)) if on]
         options = f" one of {', '.join(option_id for option_id, _name in field.options)}" if field.options else ""
         current = form.values.get(field.id)
-        shown = f" [now {current}]" if current is not None else ""
-        print(f"  {field.id:<24} {field.type:<8} {field.label}{' (' + ', '.join(flags) + ')' if flags else ''}{options}{shown}")
+        flag_text = f" ({', '.join(flags)})" if flags else ""
+        current_text = f" [now {current}]" if current is not None else ""
+        print(f"  {field.id:<24} {field.type:<8} {field.label}{flag_text}{options}{current_text}")
     return 0
 
 

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class DeployResult:
-    """What a deploy did: versions created, and files skipped because they were already deployed."""
+    """The outcome of a deploy: versions created, and files skipped because they were already deployed."""
 
     created: list[tuple[str, int]] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)

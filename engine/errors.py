@@ -47,7 +47,7 @@ class FormValidationError(EngineError):
 
 
 class DiagramError(EngineError):
-    """A diagram failed to parse or lint; ``problems`` holds every finding."""
+    """A diagram failed to parse or lint; ``problems`` contains every finding."""
 
     def __init__(self, problems: list):
         lines = "\n".join(str(p) for p in problems)

@@ -2,7 +2,7 @@
 
 Analysts write Python expressions. For convenience the engine also accepts
 an expression wrapped in ``${...}`` with the JUEL operators ``&&``, ``||``,
-``!``, ``eq``/``ne`` and the literals ``true``, ``false`` and ``null``; the
+``!``, ``eq``/``ne`` and the literals ``true``, ``false`` and ``null``. The
 wrapper is removed and the operators rewritten before evaluation.
 """
 

@@ -52,7 +52,7 @@ class FormField:
         }
 
 
-# A user task's camunda:property named REQUIRED_WHEN + field id holds an expression; when it is true, the field is required.
+# A user task's camunda:property named REQUIRED_WHEN + field id contains an expression. When it is true, the field is required.
 REQUIRED_WHEN = "requiredWhen:"
 REQUIRED_MESSAGE = "requiredMessage:"
 ONLY_GROUPS = "onlyGroups:"
@@ -255,7 +255,7 @@ def validate_submission(task_id: str, fields: list[FormField], submitted: dict, 
         else:
             accepted[spec.id] = value
 
-    # The rules read the other answers, so they run only once every field is valid.
+    # The rules read the other submitted values, so they run only once every field is valid.
     merged = {**current, **accepted}
     for field_id, (test, message) in (required_when or {}).items() if not errors else ():
         if merged.get(field_id) not in (None, ""):

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 @dataclass(frozen=True)
 class HandlerContext:
-    """What a handler knows about the service task it runs for.
+    """The service task a handler runs for, as the handler receives it.
 
     ``session`` is the transaction that completes the task: rows a handler
     writes there (an outbox email, say) commit together with the task, or

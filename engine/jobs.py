@@ -182,9 +182,10 @@ class JobRunner:
     def _failure(self, job_id: int, error: Exception, *, retry: bool = True) -> JobOutcome:
         """Schedule a retry per the job's retry cycle, or open an incident when retries are spent or ``retry`` is False.
 
-        Only transient failures (TransientError, time-outs, write conflicts,
-        database outages, OS-level I/O errors such as a reset connection) are retried; any other exception means bad data or
-        a handler bug, which the same input would hit again.
+        Only transient failures are retried: TransientError, time-outs, write
+        conflicts, database outages and OS-level I/O errors such as a reset
+        connection. Any other exception means bad data or a handler bug,
+        which the same input would hit again.
         """
         with self.session_factory.begin() as session:
             job = session.get(Job, job_id)

@@ -38,7 +38,7 @@ SYSTEM = "system"
 
 @dataclass(frozen=True)
 class Actor:
-    """Who is acting: a user id (or service name) and the groups they belong to."""
+    """The acting user id (or service name) and the groups it belongs to."""
 
     user: str
     groups: frozenset[str] = frozenset()
@@ -53,7 +53,7 @@ class TaskForm:
     fields: list[FormField]
     values: dict[str, Any]
     documentation: str | None
-    # Fields required only for some answers (requiredWhen rules), with the message shown when one is missing.
+    # Fields required only for some submitted values (requiredWhen rules), with the message shown when one is missing.
     conditions: dict[str, str] = field(default_factory=dict)
 
 
@@ -229,7 +229,7 @@ class Engine:
             return query.where(HumanTask.assignee == actor.user)
         if actor.is_admin:
             return query
-        # A union of two index lookups (by group, by assignee) keeps the cost to this actor's tasks; an OR with
+        # A union of two index lookups (by group, by assignee) keeps the cost to this actor's tasks. An OR with
         # EXISTS made PostgreSQL filter every open task of every provider.
         offered = sa.select(TaskCandidate.task_id).where(TaskCandidate.group_name.in_(actor.groups))
         assigned = sa.select(HumanTask.id).where(HumanTask.assignee == actor.user, HumanTask.status == status)

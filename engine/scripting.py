@@ -114,7 +114,7 @@ SCRIPT_TIME_LIMIT = 2.0
 class _Deadline:
     """Raise ScriptError from inside restricted code that runs past its time limit.
 
-    The trace function sees every bytecode instruction (``f_trace_opcodes``),
+    The trace function receives every bytecode instruction (``f_trace_opcodes``),
     so a loop on one line is stopped too; the clock is read every 256 events.
     NOTE: a single long C-level call (``sum(range(10 ** 11))``,
     ``10 ** 10 ** 8``) runs no bytecode while it works, so the limit cannot

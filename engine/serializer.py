@@ -84,7 +84,7 @@ def spec_from_json(spec_json: str):
 
 
 def workflow_to_json(workflow: BpmnWorkflow) -> str:
-    """Serialize a workflow's state without its spec (the version row holds that)."""
+    """Serialize a workflow's state without its spec (the version row stores that)."""
     registry = SERIALIZER.registry
     registry._encoder_mode = True
     try:

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_RETRY_CYCLE = "R3/PT1M"
 
-# Where a ready user task keeps its evaluated assignee, groups and due date.
+# Key of the internal data in which a ready user task keeps its evaluated assignee, groups and due date.
 ASSIGNMENT_KEY = "careplace_assignment"
 
 

@@ -34,7 +34,7 @@ def fire_due_timers(session_factory: sessionmaker[Session], *, actor: str = "sch
 
     Each batch is one transaction holding row locks on its instances, so two
     workers never fire the same timer: the second skips the locked rows and,
-    after the first commits, sees the next due time moved on.
+    after the first commits, reads the next due time moved on.
     """
     woken = 0
     batches = 0
