@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 from engine import audit, clock
 from engine.errors import ScriptError
 from engine.models import Incident
-from engine.store import ASSIGNMENT_KEY, Loaded, resolve_assignment
+from engine.assignment import ASSIGNMENT_KEY, resolve_assignment
+from engine.store import Loaded
 
 log = logging.getLogger(__name__)
 
