@@ -85,20 +85,35 @@ def enquiries_for_provider(
     if state is not None:
         conditions.append(_state_condition(RecipientState(state)))
 
-    total = session.scalar(
-        sa.select(sa.func.count())
-        .select_from(EnquiryRecipient)
+    # One statement picks the page's recipient ids from the covering indexes, counting every match
+    # with a window function, then loads whole rows for that page only. On the bench/portal_load.py
+    # data (PostgreSQL 15, 2 CPUs) it took 0.5 to 1.3 ms, where a count query and a page query
+    # sorting whole rows took 3 to 4 ms.
+    ranked = (
+        sa.select(EnquiryRecipient.id, sa.func.count().over().label("total"))
         .join(Enquiry, Enquiry.id == EnquiryRecipient.enquiry_id)
-        .where(*conditions)
-    )
-    items = session.scalars(
-        sa.select(EnquiryRecipient)
-        .join(EnquiryRecipient.enquiry)
-        .options(contains_eager(EnquiryRecipient.enquiry))
         .where(*conditions)
         .order_by(Enquiry.respond_by, EnquiryRecipient.id)
         .limit(per_page)
         .offset((page - 1) * per_page)
+        .subquery()
+    )
+    rows = session.execute(
+        sa.select(EnquiryRecipient, ranked.c.total)
+        .join(ranked, ranked.c.id == EnquiryRecipient.id)
+        .join(EnquiryRecipient.enquiry)
+        .options(contains_eager(EnquiryRecipient.enquiry))
+        .order_by(Enquiry.respond_by, EnquiryRecipient.id)
     ).all()
 
-    return Page(items=list(items), page=page, per_page=per_page, total=total or 0)
+    if rows:
+        total = rows[0].total
+    elif page == 1:
+        total = 0
+    else:
+        # A page past the last one has no rows to carry the count.
+        total = session.scalar(
+            sa.select(sa.func.count()).select_from(EnquiryRecipient).join(Enquiry, Enquiry.id == EnquiryRecipient.enquiry_id).where(*conditions)
+        )
+
+    return Page(items=[row[0] for row in rows], page=page, per_page=per_page, total=total)
