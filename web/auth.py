@@ -5,7 +5,7 @@ import math
 import re
 
 import sqlalchemy as sa
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.security import check_password_hash
 
@@ -36,7 +36,12 @@ _SESSION_USER_ID = re.compile(r"(\d+):(\d+)", re.ASCII)
 
 @login_manager.user_loader
 def load_user(user_id: str) -> LoginUser | None:
-    """Load the session's user, unless the account is inactive or its session version has moved on since the login."""
+    """Load the session's user, unless the account is inactive or its session version has moved on since the login.
+
+    For a provider user's GET or HEAD request, which renders a page with the navigation, the
+    same database session also counts the unread notifications, so the page checks out one
+    connection for both. Other requests mostly redirect, so they skip the count.
+    """
     match = _SESSION_USER_ID.fullmatch(user_id)
     if match is None:
         return None
@@ -45,6 +50,8 @@ def load_user(user_id: str) -> LoginUser | None:
         user = db.get(User, int(match.group(1)))
         if user is None or not user.is_active or user.session_version != int(match.group(2)):
             return None
+        if user.role == PROVIDER_USER and request.method in ("GET", "HEAD"):
+            g.unread_notifications = unread_count(db, user_id=user.id, provider_id=user.provider_id)
         return LoginUser.from_model(user)
 
 
@@ -145,16 +152,19 @@ def home():
 
 
 def navigation_context() -> dict:
-    """Template values for the navigation: the logout form and, for provider users, the unread notification count.
+    """Template values for the navigation: for provider users, the unread notification count.
 
-    The logout form is built with ``formdata=None`` so it never reads the request body: the
-    413 page renders this navigation, and reading an oversized body there raises 413 again.
+    The count is the one ``load_user`` made for this request, if any. The logout form renders
+    its CSRF field with ``csrf_field``, which never reads the request body, because the 413
+    page renders this navigation and reading an oversized body there raises 413 again.
     """
     if not current_user.is_authenticated:
         return {}
 
     unread = None
     if current_user.role == PROVIDER_USER:
-        with services().session_factory() as db:
-            unread = unread_count(db, user_id=current_user.id, provider_id=current_user.provider_id)
-    return {"logout_form": ActionForm(formdata=None), "unread_notifications": unread}
+        unread = g.get("unread_notifications")
+        if unread is None:
+            with services().session_factory() as db:
+                unread = unread_count(db, user_id=current_user.id, provider_id=current_user.provider_id)
+    return {"unread_notifications": unread}

@@ -51,7 +51,7 @@ def enquiries():
 
 def open_task(business_key: str, element_id: str):
     """Return the current user's open ``element_id`` task of the instance with ``business_key``, or None."""
-    tasks = services().engine.list_tasks(actor_for(current_user), business_key=business_key, limit=20)
+    tasks = services().engine.list_tasks(actor_for(current_user), business_key=business_key, limit=20, with_candidates=False)
     return next((task for task in tasks if task.element_id == element_id), None)
 
 

@@ -3,12 +3,12 @@
 import logging
 from datetime import timedelta
 
-import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from engine import clock
 from engine.errors import FormValidationError
+from engine.models import HumanTask
 from engine.runtime import Actor
 from web.access import ALL_ROLES, actor_for, roles_required, services
 from web.forms import ActionForm
@@ -48,11 +48,13 @@ def task_list():
         ),
         page,
     )
-    process_ids = _visible_process_ids(actor, process_id)
+    if view == "all" and process_id is None and not overdue_only and page == 1 and not tasks.has_next:
+        # This page contains every open task the actor may see, so it already has the filter's choices.
+        process_ids = sorted({task.process_id for task in tasks.items})
+    else:
+        process_ids = _visible_process_ids(actor, process_id)
     filters = {"view": view, "process": process_id or "", "due": "overdue" if overdue_only else ""}
-    return render_template(
-        "tasks/list.html", tasks=tasks, now=now, due_soon=now + DUE_SOON, process_ids=process_ids, filters=filters, action_form=ActionForm()
-    )
+    return render_template("tasks/list.html", tasks=tasks, now=now, due_soon=now + DUE_SOON, process_ids=process_ids, filters=filters)
 
 
 def _visible_process_ids(actor: Actor, selected: str | None) -> list[str]:
@@ -60,9 +62,9 @@ def _visible_process_ids(actor: Actor, selected: str | None) -> list[str]:
 
     Listing every deployed process instead would show a provider the council's processes.
     """
-    visible = services().engine.task_query(actor).subquery()
+    query = services().engine.task_query(actor).with_only_columns(HumanTask.process_id).distinct()
     with services().session_factory() as db:
-        process_ids = set(db.scalars(sa.select(visible.c.process_id).distinct()))
+        process_ids = set(db.scalars(query))
 
     if selected:
         process_ids.add(selected)

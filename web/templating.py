@@ -1,9 +1,11 @@
-"""Jinja filters and globals: dates in UK style and London time, and the error list of a WTForms form."""
+"""Jinja filters and globals: dates in UK style and London time, the error list of a WTForms form and the CSRF field."""
 
 from datetime import date, datetime
 
 from flask import Flask
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
 
 from engine.clock import LONDON
 
@@ -23,6 +25,16 @@ def form_errors(form: FlaskForm) -> list[tuple[str, str]]:
     return [(field.id, message) for field in form if field.type != "CSRFTokenField" for message in field.errors]
 
 
+def csrf_field() -> Markup:
+    """Render the hidden CSRF token input that FlaskForm forms and CSRFProtect check on every POST.
+
+    It renders the same token as a form's ``csrf_token`` field, without building a form for
+    each button of a list. It has no ``id``, because a page repeats it once per form.
+    """
+    return Markup('<input name="csrf_token" type="hidden" value="{}">').format(generate_csrf())
+
+
 def init_app(app: Flask) -> None:
     app.add_template_filter(uk_date)
     app.add_template_global(form_errors)
+    app.add_template_global(csrf_field)
