@@ -26,6 +26,10 @@ def resolve_groups(workflow, task, entries: list[str]) -> list[str]:
         value = _evaluate_attribute(workflow, task, entry)
         values = value if isinstance(value, (list, tuple, set)) else [value]
         groups.extend(str(item) for item in values if item)
+    for group in groups:
+        # Task rows keep their groups comma-separated, which access checks read.
+        if "," in group:
+            raise ValueError(f"candidate group {group!r} contains a comma; give each group as its own list item")
     return list(dict.fromkeys(groups))
 
 

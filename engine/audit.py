@@ -4,13 +4,12 @@ import logging
 
 from sqlalchemy.orm import Session
 
-from engine import clock
-from engine.models import AuditEvent
+from engine import clock, writes
 
 log = logging.getLogger(__name__)
 
 
 def record(session: Session, kind: str, actor: str, *, instance_id: str | None = None, task_id: str | None = None, **detail) -> None:
-    """Add an audit event to the session; it commits with the change it describes."""
-    session.add(AuditEvent(at=clock.now(), actor=actor, kind=kind, instance_id=instance_id, task_id=task_id, detail=detail))
+    """Queue an audit event in the session's transaction; it commits with the change it describes."""
+    writes.pending(session).audit.append({"at": clock.now(), "actor": actor, "kind": kind, "instance_id": instance_id, "task_id": task_id, "detail": detail})
     log.debug("audit %s by %s instance=%s task=%s", kind, actor, instance_id, task_id)

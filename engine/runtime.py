@@ -29,7 +29,8 @@ from engine.lint import lint_documents
 from engine.models import AuditEvent, HumanTask, Instance, MessageWait, ProcessVersion, TaskCandidate
 from engine.serializer import new_workflow, spec_from_json
 from engine.steps import advance
-from engine.store import Loaded, find_task, load, message_definitions, save, waiting_message_tasks
+from engine.rows import TaskRow
+from engine.store import Loaded, find_task, load, load_task, message_definitions, save, waiting_message_tasks
 
 log = logging.getLogger(__name__)
 
@@ -237,7 +238,7 @@ class Engine:
         return query.where(HumanTask.id.in_(visible), sa.or_(HumanTask.assignee.is_(None), HumanTask.assignee == actor.user))
 
     def _task_for(self, session: Session, task_id: str, actor: Actor) -> HumanTask:
-        task = session.get(HumanTask, task_id, options=[joinedload(HumanTask.candidates)])
+        task = session.get(HumanTask, task_id)
         if task is None:
             raise NotFoundError("task", task_id)
         if not self.may_work_on(task, actor):
@@ -245,12 +246,13 @@ class Engine:
         return task
 
     @staticmethod
-    def may_work_on(task: HumanTask, actor: Actor) -> bool:
+    def may_work_on(task: HumanTask | TaskRow, actor: Actor) -> bool:
         if actor.is_admin:
             return True
         if task.assignee is not None:
             return task.assignee == actor.user
-        groups = {candidate.group_name for candidate in task.candidates}
+        # The column lists the same groups as the task's candidate rows, and group names never contain a comma.
+        groups = set(task.candidate_groups.split(",")) - {""}
         return bool(groups & set(actor.groups))
 
     def get_task(self, task_id: str, actor: Actor) -> HumanTask:
@@ -328,11 +330,12 @@ class Engine:
         self.notify_committed()
 
     def _complete(self, session: Session, task_id: str, data: dict, actor: Actor) -> None:
-        task = self._task_for(session, task_id, actor)
+        task, loaded = load_task(session, task_id)
+        if not self.may_work_on(task, actor):
+            raise AccessDeniedError(f"{actor.user} may not work on task {task_id}: it is not assigned to them or offered to their groups")
         if task.status != "open":
             raise ConflictError(f"task {task_id} is already {task.status}; there is nothing left to complete")
 
-        loaded = load(session, task.instance_id)
         spiff_task = find_task(loaded.workflow, task_id)
         if spiff_task is None or not spiff_task.has_state(TaskState.READY):
             raise ConflictError(f"task {task_id} is no longer waiting for input; reload the task list")
@@ -342,11 +345,9 @@ class Engine:
         values = validate_submission(task_id, fields, data, spiff_task.data, rules, hidden)
         spiff_task.data.update(values)
         spiff_task.run()
-        task.completed_by = actor.user
-        task.completed_at = clock.now()
         audit.record(session, "task.completed", actor.user, instance_id=task.instance_id, task_id=task_id, element_id=task.element_id, fields=sorted(name for name in values if name in data))
         advance(session, loaded, actor.user)
-        save(session, loaded)
+        save(session, loaded, completed_by={task_id: actor.user})
         session.flush()
 
     # Messages

@@ -14,11 +14,11 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy.orm import Session, joinedload, lazyload
+from sqlalchemy.orm import Session
 
-from engine import clock
+from engine import clock, rows, writes
 from engine.errors import NotFoundError
-from engine.models import ProcessVersion, HumanTask, Instance, Job, MessageWait, TaskCandidate
+from engine.models import Instance, Job, MessageWait
 from engine.serializer import spec_from_json, workflow_from_specs, workflow_to_json
 from engine.assignment import ASSIGNMENT_KEY, resolve_assignment
 from engine.specs import ExternalServiceTask, camunda_attributes, parse_cycle
@@ -30,45 +30,54 @@ DEFAULT_RETRY_CYCLE = "R3/PT1M"
 
 @dataclass
 class Loaded:
-    """An instance row with its live workflow."""
+    """An instance row with its live workflow, and the ids of its open human-task rows when they were read with it."""
 
     row: Instance
     workflow: BpmnWorkflow
+    open_task_ids: set[str] | None = None
 
 
 def load(session: Session, instance_id: str, *, lock: bool = False) -> Loaded:
     """Load an instance and rebuild its workflow; ``lock`` takes a row lock on PostgreSQL."""
-    # Fetch the version (for its spec) in the same statement, and lock only the instance row.
-    query = sa.select(Instance).where(Instance.id == instance_id).options(joinedload(Instance.version, innerjoin=True).defer(ProcessVersion.spec_json))
-    if lock:
-        query = query.with_for_update(of=Instance)
-    row = session.scalars(query).one_or_none()
-    if row is None:
+    read = rows.read_instance(session, instance_id, lock=lock)
+    if read is None:
         raise NotFoundError("instance", instance_id)
+    return _rebuild(session, read)
 
-    spec, subprocess_specs = version_specs(row.version)
-    return Loaded(row, workflow_from_specs(row.state, spec, subprocess_specs))
+
+def load_task(session: Session, task_id: str) -> tuple[rows.TaskRow, Loaded]:
+    """Load a human task's row and its instance, with the instance's workflow rebuilt."""
+    found = rows.read_task_with_instance(session, task_id)
+    if found is None:
+        raise NotFoundError("task", task_id)
+    task, read = found
+    return task, _rebuild(session, read)
+
+
+def _rebuild(session: Session, read: rows.InstanceRead) -> Loaded:
+    row = read.row
+    spec, subprocess_specs = version_specs(read.spec_hash, lambda: rows.read_spec_json(session, row.version_id))
+    return Loaded(row, workflow_from_specs(row.state, spec, subprocess_specs), read.open_task_ids)
 
 
 _SPEC_CACHE: OrderedDict = OrderedDict()
 _SPEC_CACHE_SIZE = 256
 
 
-def version_specs(version: ProcessVersion) -> tuple:
-    """Return the built (spec, subprocess specs) of a version, reading its spec JSON only on a cache miss.
+def version_specs(spec_hash: str, read_spec_json) -> tuple:
+    """Return the built (spec, subprocess specs) of a version, calling ``read_spec_json`` only on a cache miss.
 
     Versions never change once stored, and the key is the hash of the spec
     itself, so two databases that reuse a version id never share an entry.
     """
-    key = version.spec_hash
-    cached = _SPEC_CACHE.get(key)
+    cached = _SPEC_CACHE.get(spec_hash)
     if cached is None:
-        cached = spec_from_json(version.spec_json)
-        _SPEC_CACHE[key] = cached
+        cached = spec_from_json(read_spec_json())
+        _SPEC_CACHE[spec_hash] = cached
         if len(_SPEC_CACHE) > _SPEC_CACHE_SIZE:
             _SPEC_CACHE.popitem(last=False)
     else:
-        _SPEC_CACHE.move_to_end(key)
+        _SPEC_CACHE.move_to_end(spec_hash)
     return cached
 
 
@@ -113,26 +122,35 @@ def status_of(workflow: BpmnWorkflow, states: TaskStates | None = None) -> str:
     return "running"
 
 
-def save(session: Session, loaded: Loaded) -> None:
-    """Write the workflow state back and refresh every query row derived from it."""
+def save(session: Session, loaded: Loaded, *, completed_by: dict[str, str] | None = None) -> None:
+    """Write the workflow state back and refresh every query row derived from it.
+
+    ``completed_by`` names who completed which human task, for the task rows
+    that this save closes.
+    """
     row, workflow = loaded.row, loaded.workflow
     now = clock.now()
     states = TaskStates.of(workflow)
-    row.state = workflow_to_json(workflow)
-    row.status = status_of(workflow, states)
-    row.updated_at = now
-    if row.status == "completed" and row.completed_at is None:
-        row.completed_at = now
-    row.next_timer_at = next_timer_due(workflow, states)
+    values = {"state": workflow_to_json(workflow), "status": status_of(workflow, states), "updated_at": now, "next_timer_at": next_timer_due(workflow, states)}
+    if values["status"] == "completed" and row.completed_at is None:
+        values["completed_at"] = now
 
     if row in session.new:
+        for name, value in values.items():
+            setattr(row, name, value)
         # The rows synced below refer to the instance without an ORM relationship, so insert a new instance first.
         session.flush()
+        if loaded.open_task_ids is None:
+            loaded.open_task_ids = set()
+    else:
+        rows.write_instance(session, row, values)
 
-    # Leave the other writes to one flush at commit. The queries below read rows of this instance that no unflushed
-    # change could have added, because every caller saves an instance at most once between flushes.
+    # The job and wait queries below read rows of this instance that no unflushed change could have added, because
+    # every caller saves an instance at most once between flushes.
     with session.no_autoflush:
-        _sync_human_tasks(session, row, workflow, now, states)
+        _sync_human_tasks(session, loaded, now, states, completed_by or {})
+        # Send the instance, task and audit writes now, so a version conflict is raised by this call.
+        writes.flush(session)
         # A process without service tasks or message events never has job or wait rows, so skip those queries.
         if _has_task_spec(workflow, lambda spec: isinstance(spec, ExternalServiceTask)):
             _sync_jobs(session, row, now, states)
@@ -164,48 +182,41 @@ def _is_human(task) -> bool:
     return isinstance(task.task_spec, UserTask)
 
 
-def _sync_human_tasks(session: Session, row: Instance, workflow: BpmnWorkflow, now: datetime, states: TaskStates) -> None:
+def _sync_human_tasks(session: Session, loaded: Loaded, now: datetime, states: TaskStates, completed_by: dict[str, str]) -> None:
+    row, workflow = loaded.row, loaded.workflow
     ready = {str(task.id): task for task in states.ready if _is_human(task)}
-    existing = {
-        task.id: task
-        for task in session.scalars(
-            # The candidates of tasks that stay open are not needed here, so do not run the select-in load for them.
-            sa.select(HumanTask).where(HumanTask.instance_id == row.id, HumanTask.status == "open").options(lazyload(HumanTask.candidates))
-        )
-    }
+    existing = loaded.open_task_ids if loaded.open_task_ids is not None else rows.open_task_ids(session, row.id)
 
-    for task_id, human in existing.items():
+    pending = writes.pending(session)
+    for task_id in existing:
         if task_id in ready:
             continue
         spiff_task = find_task(workflow, task_id)
-        if spiff_task is not None and spiff_task.has_state(TaskState.COMPLETED):
-            human.status = "completed"
-            human.completed_at = human.completed_at or now
-        else:
-            human.status = "cancelled"
-            human.completed_at = now
+        status = "completed" if spiff_task is not None and spiff_task.has_state(TaskState.COMPLETED) else "cancelled"
+        pending.closed.append({"id": task_id, "status": status, "completed_at": now, "completed_by": completed_by.get(task_id)})
 
     for task_id, task in ready.items():
         if task_id in existing:
             continue
         assignment = task.internal_data.get(ASSIGNMENT_KEY) or resolve_assignment(workflow, task, now)
         assignee, groups = assignment["assignee"], assignment["groups"]
-        due_at = datetime.fromisoformat(assignment["due_at"]) if assignment["due_at"] else None
-        human = HumanTask(
-            id=task_id,
-            instance_id=row.id,
-            process_id=row.process_id,
-            business_key=row.business_key,
-            element_id=task.task_spec.bpmn_id,
-            name=task.task_spec.bpmn_name or task.task_spec.bpmn_id,
-            status="open",
-            assignee=str(assignee) if assignee else None,
-            candidate_groups=",".join(groups),
-            due_at=due_at,
-            created_at=now,
+        pending.opened.append(
+            {
+                "id": task_id,
+                "instance_id": row.id,
+                "process_id": row.process_id,
+                "business_key": row.business_key,
+                "element_id": task.task_spec.bpmn_id,
+                "name": task.task_spec.bpmn_name or task.task_spec.bpmn_id,
+                "status": "open",
+                "assignee": str(assignee) if assignee else None,
+                "candidate_groups": ",".join(groups),
+                "due_at": datetime.fromisoformat(assignment["due_at"]) if assignment["due_at"] else None,
+                "created_at": now,
+            }
         )
-        human.candidates = [TaskCandidate(group_name=group) for group in groups]
-        session.add(human)
+        pending.candidates.extend({"task_id": task_id, "group_name": group} for group in groups)
+    loaded.open_task_ids = set(ready)
 
 
 def find_task(workflow: BpmnWorkflow, task_id: str):
@@ -290,4 +301,4 @@ def _json_scalar(value):
     return str(value)
 
 
-__all__ = ["Loaded", "load", "save", "next_timer_due", "retry_intervals", "waiting_message_tasks", "message_definitions", "find_task"]
+__all__ = ["Loaded", "load", "load_task", "save", "next_timer_due", "retry_intervals", "waiting_message_tasks", "message_definitions", "find_task"]

@@ -6,6 +6,7 @@ import pytest
 import sqlalchemy as sa
 from SpiffWorkflow.util.task import TaskState
 
+from engine import rows
 from engine.jobs import list_incidents
 from engine.models import AuditEvent, Instance
 from engine.store import load
@@ -154,7 +155,7 @@ def test_time_date_without_zone_is_london_time(engine, movable_clock, session_fa
     assert engine.get_instance(instance_id).status == "completed"
 
 
-def test_fire_due_timers_loads_only_due_instances(engine, movable_clock, session_factory):
+def test_fire_due_timers_loads_only_due_instances(engine, movable_clock, session_factory, monkeypatch):
     due_ids = {engine.start("exec_timer_script", business_key=f"ENQ-31{number}") for number in range(2)}
     movable_clock.current = START_TIME + timedelta(minutes=30)
     waiting_ids = {engine.start("exec_timer_script", business_key=f"ENQ-32{number}") for number in range(5)}
@@ -163,19 +164,21 @@ def test_fire_due_timers_loads_only_due_instances(engine, movable_clock, session
     loaded: list[str] = []
     statements: list[str] = []
 
-    def record_load(instance, _context):
-        loaded.append(instance.id)
+    read_instance = rows.read_instance
+
+    def record_load(session, instance_id, **options):
+        loaded.append(instance_id)
+        return read_instance(session, instance_id, **options)
 
     def record_statement(_connection, _cursor, statement, _parameters, _context, _executemany):
         statements.append(statement)
 
     db_engine = session_factory.kw["bind"]
-    sa.event.listen(Instance, "load", record_load)
+    monkeypatch.setattr(rows, "read_instance", record_load)
     sa.event.listen(db_engine, "before_cursor_execute", record_statement)
     try:
         woken = fire_due_timers(session_factory)
     finally:
-        sa.event.remove(Instance, "load", record_load)
         sa.event.remove(db_engine, "before_cursor_execute", record_statement)
 
     assert woken == 2
