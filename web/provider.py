@@ -78,7 +78,9 @@ def _enquiry_page(enquiry_id: int, note_form: NoteForm, status: int = 200):
             log.warning("user %s (provider %s) was refused enquiry %s: it was not sent to that provider", current_user.id, provider_id, enquiry_id)
             abort(403)
         first_view = recipient.viewed_at is None
-        care_enquiries.record_view(db, enquiry_id, provider_id)
+        if first_view:
+            # Later views keep the first view's time, so only the first one needs recording.
+            care_enquiries.record_view(db, enquiry_id, provider_id)
         record = recipient.enquiry
         person = record.service_user if care_enquiries.can_see_full_address(db, enquiry_id, provider_id) else None
         if person is not None:

@@ -47,7 +47,7 @@ def test_task_list_provider_statement_count(logged_in, people, statements):
     with statements() as executed:
         response = client.get("/tasks")
 
-    # The user with the unread count in one session, then the task page. The page holds every
+    # The user with the unread count in one session, then the task page. The page contains every
     # visible task, so the filter's choices need no query of their own.
     assert response.status_code == 200
     assert len(executed) == 3, executed
@@ -129,6 +129,20 @@ def test_enquiry_list_page_past_end(logged_in, people, enquiry_id):
     assert "No enquiries in this state." in page
     assert 'rel="prev" href="/provider/enquiries?page=2"' in page
     assert 'rel="next"' not in page
+
+
+def test_enquiry_page_repeat_view_statements(logged_in, people, enquiry_id, statements):
+    client = logged_in(people.provider_user)
+    client.get(f"/provider/enquiries/{enquiry_id}")
+
+    with statements() as executed:
+        response = client.get(f"/provider/enquiries/{enquiry_id}")
+
+    # The user with the unread count, the recipient, its enquiry, the address check, the notes
+    # with their access check, the documents and the open respond task. The first view is kept.
+    assert response.status_code == 200
+    assert not any(statement.startswith("UPDATE") for statement in executed)
+    assert len(executed) == 9, executed
 
 
 def test_navigation_unread_count_on_get(logged_in, people, session_factory):
