@@ -4,6 +4,7 @@ import logging
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy.orm import Session, lazyload
 
 from care import enquiries as care_enquiries
 from care.errors import EnquiryClosedError, InvalidValueError, NotFoundError
@@ -11,6 +12,7 @@ from care.portal import enquiry_documents
 from care.queries import RecipientState, enquiries_for_provider, recipient_state
 from engine import audit
 from engine.errors import MessageNotDeliveredError
+from engine.models import HumanTask
 from handlers.care_topics import recipient_key
 from handlers.note_topics import start_note_process
 from handlers.notifications import Reader, list_notifications, mark_read
@@ -49,10 +51,19 @@ def enquiries():
     return render_template("provider/enquiries.html", rows=rows, page=page, state=state or "", state_labels=STATE_LABELS)
 
 
-def open_task(business_key: str, element_id: str):
-    """Return the current user's open ``element_id`` task of the instance with ``business_key``, or None."""
-    tasks = services().engine.list_tasks(actor_for(current_user), business_key=business_key, limit=20, with_candidates=False)
-    return next((task for task in tasks if task.element_id == element_id), None)
+def _open_respond_task(db: Session, business_key: str) -> HumanTask | None:
+    """Return the current user's open respond task of the enquiry_recipient instance with ``business_key``, or None.
+
+    It runs in the page's own session, with the engine's rule for which tasks a user may see.
+    """
+    query = (
+        services()
+        .engine.task_query(actor_for(current_user))
+        .where(HumanTask.business_key == business_key, HumanTask.element_id == "respond")
+        .options(lazyload(HumanTask.candidates))
+        .limit(1)
+    )
+    return db.scalar(query)
 
 
 def _send_viewed_message(reference: str, provider_id: int) -> None:
@@ -88,11 +99,13 @@ def _enquiry_page(enquiry_id: int, note_form: NoteForm, status: int = 200):
         notes = care_enquiries.list_notes(db, enquiry_id, provider_id)
         documents = enquiry_documents(db, enquiry_id)
         state = recipient_state(recipient)
+        # The enquiry_viewed message sent below fires a non-interrupting boundary event on the respond
+        # task, so the task stays open and can be read before the message.
+        respond_task = _open_respond_task(db, recipient_key(record.reference, provider_id)) if recipient.response is None else None
         db.expunge_all()
 
     if first_view:
         _send_viewed_message(record.reference, provider_id)
-    respond_task = open_task(recipient_key(record.reference, provider_id), "respond") if recipient.response is None else None
 
     return (
         render_template(

@@ -131,6 +131,26 @@ def test_enquiry_list_page_past_end(logged_in, people, enquiry_id):
     assert 'rel="next"' not in page
 
 
+def test_enquiry_page_repeat_view_checkouts(logged_in, people, enquiry_id, services):
+    client = logged_in(people.provider_user)
+    client.get(f"/provider/enquiries/{enquiry_id}")
+    checkouts = []
+    engine = services.session_factory.kw["bind"]
+
+    def record(_dbapi_connection, _record, _proxy):
+        checkouts.append(1)
+
+    sa.event.listen(engine, "checkout", record)
+    try:
+        response = client.get(f"/provider/enquiries/{enquiry_id}")
+    finally:
+        sa.event.remove(engine, "checkout", record)
+
+    # One connection for the user with the unread count, one for the page with its respond task.
+    assert response.status_code == 200
+    assert len(checkouts) == 2
+
+
 def test_enquiry_page_repeat_view_statements(logged_in, people, enquiry_id, statements):
     client = logged_in(people.provider_user)
     client.get(f"/provider/enquiries/{enquiry_id}")
