@@ -7,11 +7,14 @@ Usage (from the repository root, with the virtualenv active)::
 
 The process is a chain of 20 user tasks with small forms. Each measured
 instance has completed 9 of them, so its state contains a realistic history.
-Every iteration times three things on the same database, interleaved:
+Three things are timed on the same database, one fresh instance each
+time, in alternating blocks of ``--block`` instances (default 10), so
+each measure runs in a warm loop and a slow spell on the machine hits
+all three alike:
 
 - engine: ``Engine.complete`` of task 10 (load the instance, validate the
   form, run the task and the engine steps, save state and query rows,
-  commit), one fresh instance per iteration;
+  commit);
 - raw: SpiffWorkflow alone, on the same state as the stock
   ``BpmnWorkflowSerializer`` writes it with the spec included (with
   converters for Decimal and date registered, which the data needs):
@@ -142,16 +145,19 @@ def timed(call) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def measure(engine: Engine, db_engine: sa.Engine, instance_ids: list[str]) -> dict[str, list[float]]:
+def measure(engine: Engine, db_engine: sa.Engine, instance_ids: list[str], block: int) -> dict[str, list[float]]:
+    """Time the three measures in alternating blocks, each block a warm loop over ``block`` instances."""
     samples: dict[str, list[float]] = {"engine": [], "raw": [], "round_trip": []}
-    for instance_id in instance_ids:
-        task_id = open_task_id(engine.session_factory, instance_id)
-        state_json, _size = stock_state(engine.session_factory, instance_id)
+    for first in range(0, len(instance_ids), block):
+        chunk = instance_ids[first : first + block]
+        prepared = [(open_task_id(engine.session_factory, instance_id), stock_state(engine.session_factory, instance_id)[0]) for instance_id in chunk]
         with db_engine.connect() as connection:
-            samples["round_trip"].append(timed(lambda: connection.exec_driver_sql("SELECT 1").scalar()))
-
-        samples["raw"].append(timed(lambda: run_raw_step(state_json)))
-        samples["engine"].append(timed(lambda: engine.complete(task_id, SUBMISSION, ACTOR)))
+            for _ in chunk:
+                samples["round_trip"].append(timed(lambda: connection.exec_driver_sql("SELECT 1").scalar()))
+        for _task_id, state_json in prepared:
+            samples["raw"].append(timed(lambda: run_raw_step(state_json)))
+        for task_id, _state_json in prepared:
+            samples["engine"].append(timed(lambda: engine.complete(task_id, SUBMISSION, ACTOR)))
     return samples
 
 
@@ -206,10 +212,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--db", choices=("sqlite", "postgresql"), required=True, help="database to run against")
     parser.add_argument("--iterations", type=int, default=200, help="measured completions (default 200)")
     parser.add_argument("--warmup", type=int, default=20, help="completions run first and not measured (default 20)")
+    parser.add_argument("--block", type=int, default=10, help="instances per block: each measure runs over a block in a row, then the next measure (default 10)")
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="also profile N completions with cProfile and print the top costs")
     args = parser.parse_args(argv)
     if args.iterations < 1:
         parser.error(f"--iterations must be at least 1, not {args.iterations}")
+    if args.block < 1:
+        parser.error(f"--block must be at least 1, not {args.block}")
     return args
 
 
@@ -232,8 +241,8 @@ def main(argv: list[str]) -> int:
         instance_ids = prepare_instances(engine, args.warmup + args.iterations + args.profile)
         stock_json, state_size = stock_state(engine.session_factory, instance_ids[0])
 
-        measure(engine, db_engine, instance_ids[: args.warmup])
-        samples = measure(engine, db_engine, instance_ids[args.warmup : args.warmup + args.iterations])
+        measure(engine, db_engine, instance_ids[: args.warmup], args.block)
+        samples = measure(engine, db_engine, instance_ids[args.warmup : args.warmup + args.iterations], args.block)
         report(samples, state_size, len(stock_json), database_version(db_engine), args)
         if args.profile:
             print()
