@@ -55,6 +55,15 @@ class DiagramError(EngineError):
         self.problems = problems
 
 
+class StateVersionError(EngineError):
+    """An instance's stored SpiffWorkflow state has a serializer version that the engine cannot load."""
+
+    def __init__(self, instance_id: str | None, version: object, message: str):
+        super().__init__(message)
+        self.instance_id = instance_id
+        self.version = version
+
+
 class ScriptError(EngineError):
     """A condition, input mapping or script failed or tried something forbidden."""
 

@@ -56,8 +56,12 @@ def load_task(session: Session, task_id: str) -> tuple[rows.TaskRow, Loaded]:
 
 def _rebuild(session: Session, read: rows.InstanceRead) -> Loaded:
     row = read.row
-    spec, subprocess_specs = version_specs(read.spec_hash, lambda: rows.read_spec_json(session, row.version_id))
-    return Loaded(row, workflow_from_specs(row.state, spec, subprocess_specs), read.open_task_ids)
+
+    def read_spec_json() -> str:
+        return rows.read_spec_json(session, row.version_id)
+
+    spec, subprocess_specs = version_specs(read.spec_hash, read_spec_json)
+    return Loaded(row, workflow_from_specs(row.state, spec, subprocess_specs, read_spec_json, instance_id=row.id), read.open_task_ids)
 
 
 _SPEC_CACHE: OrderedDict = OrderedDict()
