@@ -26,6 +26,10 @@ class Settings:
                                     default ``var/uploads`` in the working folder
     CAREPLACE_WORKER_INTERVAL       seconds between scheduler passes (default 5)
     CAREPLACE_LOG_LEVEL             logging level name (default INFO)
+    CAREPLACE_RATE_LIMIT_STORAGE    where failed logins and API calls are counted, as a
+                                    storage URI of the limits library: ``memory://`` (the
+                                    default, per process) or ``redis://host:6379/0`` (shared
+                                    by every process)
     ==============================  ===========================================================
     """
 
@@ -35,6 +39,7 @@ class Settings:
     upload_dir: Path = Path("var/uploads")
     worker_interval: float = 5.0
     log_level: str = "INFO"
+    rate_limit_storage: str = "memory://"
     generated_secret: bool = False
 
     @classmethod
@@ -62,6 +67,7 @@ class Settings:
             upload_dir=Path(env.get("CAREPLACE_UPLOAD_DIR", "var/uploads")).resolve(),
             worker_interval=interval,
             log_level=env.get("CAREPLACE_LOG_LEVEL", "INFO").upper(),
+            rate_limit_storage=env.get("CAREPLACE_RATE_LIMIT_STORAGE", "memory://"),
             generated_secret=generated,
         )
 

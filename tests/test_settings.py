@@ -43,3 +43,10 @@ def test_worker_interval_checked():
 def test_calendar_settings_out_of_range(variable, value):
     with pytest.raises(ConfigError, match=variable):
         CalendarSettings.from_env({variable: value})
+
+
+def test_rate_limit_storage_from_environment():
+    settings = Settings.from_env({"CAREPLACE_SECRET_KEY": "test-secret", "CAREPLACE_RATE_LIMIT_STORAGE": "redis://127.0.0.1:6379/0"})
+
+    assert settings.rate_limit_storage == "redis://127.0.0.1:6379/0"
+    assert Settings.from_env({"CAREPLACE_SECRET_KEY": "test-secret"}).rate_limit_storage == "memory://"

@@ -32,6 +32,7 @@ def create_app(settings: Settings, services=None, test_config: dict | None = Non
         PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
         WTF_CSRF_TIME_LIMIT=None,
         CAREPLACE_EMBEDDED=settings.embedded,
+        CAREPLACE_RATE_LIMIT_STORAGE=settings.rate_limit_storage,
     )
     # The embedded demo runs on plain HTTP on loopback, where a Secure cookie would never come back.
     security.configure_cookies(app, secure=not settings.embedded)

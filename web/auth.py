@@ -16,7 +16,7 @@ from handlers.notifications import unread_count
 from web.access import ADMIN, ANALYST, CARE_MANAGER, PROVIDER_SERVICES, PROVIDER_USER, LoginUser, safe_local_path, services
 from web.extensions import login_manager
 from web.forms import ActionForm, LoginForm
-from web.security import ACCOUNT, Lockout, login_throttle
+from web.security import ACCOUNT, ACCOUNT_TOTAL, Lockout, login_throttle
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def login():
 def _locked_out_page(lockout: Lockout):
     minutes = math.ceil(lockout.retry_after / 60)
     wait = "1 minute" if minutes == 1 else f"{minutes} minutes"
-    if lockout.scope == ACCOUNT:
+    if lockout.scope in (ACCOUNT, ACCOUNT_TOTAL):
         message = f"Logging in to this account is paused after too many failed attempts. Try again in {wait}, or ask your Care Place administrator to reset your password."
     else:
         message = f"Logging in from your network is paused after too many failed attempts. Try again in {wait}."

@@ -7,18 +7,32 @@ from dataclasses import dataclass
 
 from flask import Flask, Response, current_app, request
 from limits import RateLimitItem, parse
-from limits.storage import MemoryStorage
+from limits.errors import ConfigurationError
+from limits.storage import Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 
 THROTTLE_KEY = "careplace.login_throttle"
+STORAGE_KEY = "careplace.rate_limit_storage"
 # Flask config keys: limits in the notation of the limits library, such as "5 per 15 minutes".
 ACCOUNT_LIMIT_CONFIG = "CAREPLACE_LOGIN_ACCOUNT_LIMIT"
+ACCOUNT_TOTAL_LIMIT_CONFIG = "CAREPLACE_LOGIN_ACCOUNT_TOTAL_LIMIT"
 ADDRESS_LIMIT_CONFIG = "CAREPLACE_LOGIN_ADDRESS_LIMIT"
+# Flask config key: the storage URI of the limits library, set from the CAREPLACE_RATE_LIMIT_STORAGE setting.
+STORAGE_CONFIG = "CAREPLACE_RATE_LIMIT_STORAGE"
 DEFAULT_ACCOUNT_LIMIT = "5 per 15 minutes"
+DEFAULT_ACCOUNT_TOTAL_LIMIT = "50 per hour"
 DEFAULT_ADDRESS_LIMIT = "20 per 15 minutes"
+# Scopes of the failed-login counters: one account from one client address, one account from every address,
+# and one client address whatever the account.
 ACCOUNT = "account"
+ACCOUNT_TOTAL = "account_total"
 ADDRESS = "address"
+LIMIT_CONFIGS = {
+    ACCOUNT: (ACCOUNT_LIMIT_CONFIG, DEFAULT_ACCOUNT_LIMIT),
+    ACCOUNT_TOTAL: (ACCOUNT_TOTAL_LIMIT_CONFIG, DEFAULT_ACCOUNT_TOTAL_LIMIT),
+    ADDRESS: (ADDRESS_LIMIT_CONFIG, DEFAULT_ADDRESS_LIMIT),
+}
 
 # Scripts, styles and images come only from this app, never from inline code or a CDN.
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -67,29 +81,25 @@ class Lockout:
 
 
 class LoginThrottle:
-    """Failed logins counted per account and per client address in a moving window, in this process's memory.
+    """Failed logins counted in a moving window per account and address, per account, and per client address.
 
-    NOTE: every process counts on its own, so N gunicorn workers allow up to N times each
-    limit, and a restart clears the counts. A shared store such as Redis
-    (limits.storage.RedisStorage) would make the limits hold across processes.
+    A stranger who has an email address locks it only for their own address
+    (the ``ACCOUNT`` limit). Guessing one password from many addresses meets the
+    higher ``ACCOUNT_TOTAL`` limit. With the default ``memory://`` storage every
+    process counts on its own, so N gunicorn workers allow up to N times each
+    limit and a restart clears the counts. A ``redis://`` storage shares them.
+
     NOTE: the address is ``request.remote_addr``. Behind a reverse proxy every client has
     the proxy's address unless the app is wrapped in werkzeug's ProxyFix.
     """
 
-    def __init__(self, account_limit: RateLimitItem, address_limit: RateLimitItem):
-        self.limits = {ACCOUNT: account_limit, ADDRESS: address_limit}
-        self.strategy = MovingWindowRateLimiter(MemoryStorage())
+    def __init__(self, limits: dict[str, RateLimitItem], storage: Storage):
+        self.limits = limits
+        self.strategy = MovingWindowRateLimiter(storage)
 
     @classmethod
     def from_config(cls, app: Flask) -> "LoginThrottle":
-        items = []
-        for option, default in ((ACCOUNT_LIMIT_CONFIG, DEFAULT_ACCOUNT_LIMIT), (ADDRESS_LIMIT_CONFIG, DEFAULT_ADDRESS_LIMIT)):
-            text = app.config.get(option, default)
-            try:
-                items.append(parse(text))
-            except ValueError as error:
-                raise ValueError(f"{option}={text!r} is not a rate limit; write it as '5 per 15 minutes'") from error
-        return cls(*items)
+        return cls({scope: parse_limit(app, option, default) for scope, (option, default) in LIMIT_CONFIGS.items()}, rate_limit_storage(app))
 
     def lockout(self, email: str, address: str | None) -> Lockout | None:
         """Return the lock-out in force for this email address or client address, or None when a login may be tried."""
@@ -115,7 +125,30 @@ class LoginThrottle:
         # A digest of the normalised email address, so the counters hold no email address.
         # Unknown addresses are counted the same way, so the throttle does not reveal which have accounts.
         account_key = hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()
-        return [(ACCOUNT, account_key), (ADDRESS, address or "unknown")]
+        client = address or "unknown"
+        return [(ACCOUNT, f"{account_key}/{client}"), (ACCOUNT_TOTAL, account_key), (ADDRESS, client)]
+
+
+def parse_limit(app: Flask, option: str, default: str) -> RateLimitItem:
+    """Read a rate limit such as "5 per 15 minutes" from the app config, naming the option when it is invalid."""
+    text = app.config.get(option, default)
+    try:
+        return parse(text)
+    except ValueError as error:
+        raise ValueError(f"{option}={text!r} is not a rate limit; write it as '5 per 15 minutes' or '120/minute'") from error
+
+
+def rate_limit_storage(app: Flask) -> Storage:
+    """Return the app's counter storage for failed logins and API calls, created once from its storage URI."""
+    storage = app.extensions.get(STORAGE_KEY)
+    if storage is None:
+        uri = app.config.get(STORAGE_CONFIG, "memory://")
+        try:
+            storage = storage_from_string(uri)
+        except (ConfigurationError, ValueError) as error:
+            raise ValueError(f"{STORAGE_CONFIG}={uri!r} is not a usable rate-limit storage ({error}); use memory:// or redis://host:6379/0") from error
+        app.extensions[STORAGE_KEY] = storage
+    return storage
 
 
 def login_throttle() -> LoginThrottle:

@@ -1,4 +1,6 @@
-"""The failed-login throttle: per account and per client address, rejected with 429 before the password is checked."""
+"""The failed-login throttle: per account and address, per account, per client address, rejected with 429 before the password is checked."""
+
+import secrets
 
 import pytest
 import sqlalchemy as sa
@@ -7,7 +9,10 @@ import web.auth
 from engine.models import AuditEvent
 from tests.web.conftest import PASSWORD
 from web import create_app
-from web.security import ACCOUNT_LIMIT_CONFIG
+from web.security import ACCOUNT_LIMIT_CONFIG, ACCOUNT_TOTAL_LIMIT_CONFIG, STORAGE_CONFIG
+
+# The Redis server on loopback that the test machines run.
+REDIS_STORAGE = "redis://127.0.0.1:6379/0"
 
 
 def _post_login(client, csrf_token, email: str, password: str):
@@ -133,3 +138,40 @@ def test_throttle_limit_from_config(services, people, csrf_token):
 def test_throttle_invalid_limit_rejected(services):
     with pytest.raises(ValueError, match=ACCOUNT_LIMIT_CONFIG):
         create_app(services.settings, services, {"TESTING": True, ACCOUNT_LIMIT_CONFIG: "often"})
+
+
+def test_throttle_stranger_cannot_lock_out_owner(app, people, csrf_token):
+    stranger = _client_from(app, "192.0.2.30")
+    statuses = _fail(stranger, csrf_token, people.care_manager.email, 6)
+
+    owner = _post_login(_client_from(app, "192.0.2.40"), csrf_token, people.care_manager.email, PASSWORD)
+
+    assert statuses[-1] == 429
+    assert owner.status_code == 302
+
+
+def test_throttle_account_total_across_addresses(services, people, csrf_token):
+    app = create_app(services.settings, services, {"TESTING": True, ACCOUNT_TOTAL_LIMIT_CONFIG: "3 per hour"})
+    statuses = [_fail(_client_from(app, f"192.0.2.{50 + number}"), csrf_token, people.care_manager.email, 1)[0] for number in range(3)]
+
+    blocked = _post_login(_client_from(app, "192.0.2.60"), csrf_token, people.care_manager.email, PASSWORD)
+
+    assert statuses == [401, 401, 401]
+    assert blocked.status_code == 429
+    assert "Logging in to this account is paused" in blocked.get_data(as_text=True)
+
+
+def test_throttle_counts_shared_through_redis(services, csrf_token):
+    # Two apps stand for two gunicorn workers; a fresh email and address keep earlier runs' counts apart.
+    first, second = (create_app(services.settings, services, {"TESTING": True, STORAGE_CONFIG: REDIS_STORAGE}) for _ in range(2))
+    email = f"nobody-{secrets.token_hex(8)}@example.test"
+    address = f"198.51.100.{secrets.randbelow(250) + 1}"
+
+    statuses = _fail(_client_from(first, address), csrf_token, email, 3) + _fail(_client_from(second, address), csrf_token, email, 3)
+
+    assert statuses == [401, 401, 401, 401, 401, 429]
+
+
+def test_throttle_invalid_storage_rejected(services):
+    with pytest.raises(ValueError, match=STORAGE_CONFIG):
+        create_app(services.settings, services, {"TESTING": True, STORAGE_CONFIG: "carrier-pigeon://loft"})

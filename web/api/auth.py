@@ -6,8 +6,7 @@ import time
 from dataclasses import dataclass
 
 from flask import Flask, current_app, g, request
-from limits import RateLimitItem, parse
-from limits.storage import MemoryStorage
+from limits import RateLimitItem
 from limits.strategies import MovingWindowRateLimiter
 
 from care.models.people import Role
@@ -18,6 +17,7 @@ from engine.runtime import Actor
 from web.access import services
 from web.api.problems import FORBIDDEN, RATE_LIMITED, UNAUTHENTICATED, ApiError
 from web.api.tokens import find_active_account
+from web.security import parse_limit, rate_limit_storage
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +51,10 @@ class Principal:
 
 @dataclass
 class RateLimiter:
-    """A moving-window limit per service account, counted in this process's memory.
+    """A moving-window limit per service account, counted in the app's rate-limit storage.
 
-    NOTE: every process counts on its own, so N gunicorn workers allow up to N times the limit.
-    A multi-process deployment needs a shared store such as Redis (limits.storage.RedisStorage).
+    With the default ``memory://`` storage every process counts on its own, so N gunicorn
+    workers allow up to N times the limit. A ``redis://`` storage shares the counts.
     """
 
     item: RateLimitItem
@@ -62,12 +62,7 @@ class RateLimiter:
 
     @classmethod
     def from_config(cls, app: Flask) -> "RateLimiter":
-        text = app.config.get(RATE_LIMIT_CONFIG, DEFAULT_RATE_LIMIT)
-        try:
-            item = parse(text)
-        except ValueError as error:
-            raise ValueError(f"{RATE_LIMIT_CONFIG}={text!r} is not a rate limit; write it as '120/minute' or '10/second'") from error
-        return cls(item, MovingWindowRateLimiter(MemoryStorage()))
+        return cls(parse_limit(app, RATE_LIMIT_CONFIG, DEFAULT_RATE_LIMIT), MovingWindowRateLimiter(rate_limit_storage(app)))
 
     def check(self, account_id: int) -> None:
         """Count one call for the account, or raise a 429 ApiError with Retry-After in whole seconds."""
