@@ -27,7 +27,9 @@ or without gunicorn installed, under werkzeug's threaded server, on a free loopb
 plain HTTP; the scheduler and simulators do not run. ``--clients`` threads (default 16),
 each with its own ``requests.Session`` logged in as a different provider user, fetch
 ``/tasks``, ``/provider/enquiries`` and one of that provider's enquiries in turn.
-Each client's first round warms up and is not recorded. The database is dropped at the end.
+Each client's first round warms up and is not recorded. The database is dropped at the end
+unless ``--keep`` is given. ``--database-url`` then runs the clients against the kept database
+again without seeding it.
 """
 
 import argparse
@@ -103,6 +105,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--server", choices=("gunicorn", "werkzeug"), default="gunicorn", help="WSGI server (default gunicorn, werkzeug when gunicorn is missing)")
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1, help="gunicorn worker processes (default 2 x CPUs + 1)")
     parser.add_argument("--keep", action="store_true", help="keep the database and print its URL instead of dropping it")
+    parser.add_argument(
+        "--database-url",
+        help="run against a database that an earlier run kept with --keep, without seeding it again (--providers, --enquiries and --tasks are then ignored). The database is migrated and never dropped",
+    )
     args = parser.parse_args(argv)
     if args.clients > args.providers:
         parser.error(f"--clients {args.clients} is above --providers {args.providers}: each client needs its own provider user")
@@ -139,12 +145,39 @@ def seed(database_url: str, args: argparse.Namespace, rng: random.Random) -> dic
             User.__table__.insert().returning(User.__table__.c.id),
             {"email": "cm.bench@council.example", "display_name": "Bench care manager", "password_hash": password_hash, "role": "care_manager", "is_active": True, "created_at": NOW, "updated_at": NOW},
         ).scalar_one()
-        counts = _insert_enquiries(connection, args, rng, provider_ids, districts_of, care_manager_id, version_ids)
+        counts = {"providers": len(provider_ids), **_insert_enquiries(connection, args, rng, provider_ids, districts_of, care_manager_id, version_ids)}
 
     with db_engine.connect() as connection:
         connection.execution_options(isolation_level="AUTOCOMMIT").execute(sa.text("VACUUM ANALYZE"))
     db_engine.dispose()
     return {"emails": emails, "provider_ids": provider_ids, "counts": counts}
+
+
+def read_seeded(database_url: str) -> dict:
+    """Return the provider user emails, provider ids and row counts of a database that ``seed`` filled earlier."""
+    db_engine = make_db_engine(database_url)
+    if not sa.inspect(db_engine).has_table(User.__tablename__):
+        db_engine.dispose()
+        raise SystemExit(f"{database_url} has no {User.__tablename__} table: pass the URL that a run with --keep printed")
+
+    with db_engine.connect() as connection:
+        # Providers were inserted busiest first, so id order is the Zipf order that pick_clients expects.
+        users = connection.execute(
+            sa.select(User.provider_id, User.email).where(User.role == "provider_user", User.provider_id.is_not(None)).order_by(User.provider_id)
+        ).all()
+        counts = {
+            "providers": connection.scalar(sa.select(sa.func.count()).select_from(Provider)),
+            "enquiries": connection.scalar(sa.select(sa.func.count()).select_from(Enquiry)),
+            "recipients": connection.scalar(sa.select(sa.func.count()).select_from(EnquiryRecipient)),
+            "instances": connection.scalar(sa.select(sa.func.count()).select_from(Instance)),
+            "tasks": connection.scalar(sa.select(sa.func.count()).select_from(HumanTask)),
+            "open_tasks": connection.scalar(sa.select(sa.func.count()).select_from(HumanTask).where(HumanTask.status == "open")),
+        }
+    db_engine.dispose()
+    if not users:
+        raise SystemExit(f"{database_url} has no provider users: pass the URL that a run with --keep printed")
+
+    return {"emails": dict(users), "provider_ids": [provider_id for provider_id, _ in users], "counts": counts}
 
 
 def _insert_providers(connection, count: int, password_hash: str, rng: random.Random):
@@ -423,7 +456,7 @@ def pick_clients(provider_ids: list[int], emails: dict[int, str], count: int) ->
 def report(timings: Timings, wall: float, args, server: str, counts: dict) -> bool:
     print(f"\nmachine: {os.cpu_count()} CPUs (nproc), Python {platform.python_version()}, {platform.platform()}")
     print(f"server: {server}; database: PostgreSQL on 127.0.0.1")
-    print(f"rows: {args.providers} providers, {counts['enquiries']} enquiries, {counts['recipients']} recipients, {counts['instances']} instances, {counts['tasks']} human tasks ({counts['open_tasks']} open)")
+    print(f"rows: {counts['providers']} providers, {counts['enquiries']} enquiries, {counts['recipients']} recipients, {counts['instances']} instances, {counts['tasks']} human tasks ({counts['open_tasks']} open)")
     print(f"load: {args.clients} clients x {args.rounds} rounds in {wall:.1f} s\n")
     print(f"{'page':<38} {'requests':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>8}")
     met = True
@@ -449,18 +482,39 @@ def main(argv: list[str]) -> int:
             args.server = "werkzeug"
 
     rng = random.Random(20300304)
+    if args.database_url:
+        # Read the rows before migrating, so a wrong URL is rejected before any table is created in it.
+        seeded = read_seeded(args.database_url)
+        upgrade(args.database_url)
+        return run_and_report(args, args.database_url, seeded, rng)
+
     admin = make_db_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     name = f"bench_portal_{os.getpid()}"
     with admin.connect() as connection:
         connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
     database_url = sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    server = None
     try:
         upgrade(database_url)
         began = time.perf_counter()
         seeded = seed(database_url, args, rng)
         print(f"seeded {name} in {time.perf_counter() - began:.1f} s", flush=True)
+        return run_and_report(args, database_url, seeded, rng)
+    finally:
+        if args.keep:
+            print(f"kept the database: {database_url}")
+        else:
+            with admin.connect() as connection:
+                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
+
+def run_and_report(args: argparse.Namespace, database_url: str, seeded: dict, rng: random.Random) -> int:
+    """Serve the app over ``database_url``, run the clients, print the report and return the exit status."""
+    server = None
+    try:
+
+        if args.clients > len(seeded["provider_ids"]):
+            raise SystemExit(f"--clients {args.clients} is above the {len(seeded['provider_ids'])} provider users of the database")
         server, base_url, description = start_server(args.server, args.workers, database_url)
         wait_until_ready(server, base_url)
         emails = pick_clients(seeded["provider_ids"], seeded["emails"], args.clients)
@@ -470,12 +524,6 @@ def main(argv: list[str]) -> int:
         if server is not None:
             server.terminate()
             server.wait(timeout=30)
-        if args.keep:
-            print(f"kept the database: {database_url}")
-        else:
-            with admin.connect() as connection:
-                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
     return 0 if met else 1
 
 
