@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from care import deadlines
 from care.errors import EnquiryClosedError, InvalidValueError, NotAllowedError, NotFoundError
@@ -167,11 +167,15 @@ def change_enquiry_status(session: Session, enquiry_id: int, to_status: str) -> 
     return enquiry
 
 
-def get_recipient(session: Session, enquiry_id: int, provider_id: int) -> EnquiryRecipient:
-    """Return the provider's recipient row, or raise NotFoundError so a provider cannot see other enquiries."""
-    recipient = session.scalar(
-        sa.select(EnquiryRecipient).where(EnquiryRecipient.enquiry_id == enquiry_id, EnquiryRecipient.provider_id == provider_id)
-    )
+def get_recipient(session: Session, enquiry_id: int, provider_id: int, *, with_enquiry: bool = False) -> EnquiryRecipient:
+    """Return the provider's recipient row, or raise NotFoundError so a provider cannot see other enquiries.
+
+    ``with_enquiry`` loads the enquiry in the same statement.
+    """
+    query = sa.select(EnquiryRecipient).where(EnquiryRecipient.enquiry_id == enquiry_id, EnquiryRecipient.provider_id == provider_id)
+    if with_enquiry:
+        query = query.options(joinedload(EnquiryRecipient.enquiry))
+    recipient = session.scalar(query)
     if recipient is None:
         raise NotFoundError("enquiry", enquiry_id)
 
@@ -191,8 +195,11 @@ def record_view(session: Session, enquiry_id: int, provider_id: int) -> EnquiryR
 
 def can_see_full_address(session: Session, enquiry_id: int, provider_id: int) -> bool:
     """Return whether the provider may see the service user's full postcode and address: only once it is selected."""
-    recipient = get_recipient(session, enquiry_id, provider_id)
+    return full_address_visible(get_recipient(session, enquiry_id, provider_id))
 
+
+def full_address_visible(recipient: EnquiryRecipient) -> bool:
+    """Return whether this recipient's provider may see the service user's full postcode and address."""
     return recipient.outcome in (Outcome.SELECTED_PROVISIONAL, Outcome.SELECTED_CONFIRMED)
 
 
@@ -239,12 +246,15 @@ def add_note(
 
 def list_notes(session: Session, enquiry_id: int, provider_id: int) -> list[EnquiryNote]:
     """Return the thread with one provider, oldest first."""
-    get_recipient(session, enquiry_id, provider_id)
+    return thread_notes(session, get_recipient(session, enquiry_id, provider_id))
 
+
+def thread_notes(session: Session, recipient: EnquiryRecipient) -> list[EnquiryNote]:
+    """Return the thread between the council and this recipient's provider, oldest first."""
     return list(
         session.scalars(
             sa.select(EnquiryNote)
-            .where(EnquiryNote.enquiry_id == enquiry_id, EnquiryNote.provider_id == provider_id)
+            .where(EnquiryNote.enquiry_id == recipient.enquiry_id, EnquiryNote.provider_id == recipient.provider_id)
             .order_by(EnquiryNote.created_at, EnquiryNote.id)
         )
     )

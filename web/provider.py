@@ -84,7 +84,7 @@ def _enquiry_page(enquiry_id: int, note_form: NoteForm, status: int = 200):
     provider_id = own_provider_id()
     with services().session_factory.begin() as db:
         try:
-            recipient = care_enquiries.get_recipient(db, enquiry_id, provider_id)
+            recipient = care_enquiries.get_recipient(db, enquiry_id, provider_id, with_enquiry=True)
         except NotFoundError:
             log.warning("user %s (provider %s) was refused enquiry %s: it was not sent to that provider", current_user.id, provider_id, enquiry_id)
             abort(403)
@@ -93,10 +93,10 @@ def _enquiry_page(enquiry_id: int, note_form: NoteForm, status: int = 200):
             # Later views keep the first view's time, so only the first one needs recording.
             care_enquiries.record_view(db, enquiry_id, provider_id)
         record = recipient.enquiry
-        person = record.service_user if care_enquiries.can_see_full_address(db, enquiry_id, provider_id) else None
+        person = record.service_user if care_enquiries.full_address_visible(recipient) else None
         if person is not None:
             audit.record(db, "service_user.viewed", str(current_user.id), service_user_id=person.id, enquiry_id=enquiry_id, page="provider.enquiry")
-        notes = care_enquiries.list_notes(db, enquiry_id, provider_id)
+        notes = care_enquiries.thread_notes(db, recipient)
         documents = enquiry_documents(db, enquiry_id)
         state = recipient_state(recipient)
         # The enquiry_viewed message sent below fires a non-interrupting boundary event on the respond

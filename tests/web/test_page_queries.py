@@ -158,11 +158,11 @@ def test_enquiry_page_repeat_view_statements(logged_in, people, enquiry_id, stat
     with statements() as executed:
         response = client.get(f"/provider/enquiries/{enquiry_id}")
 
-    # The user with the unread count, the recipient, its enquiry, the address check, the notes
-    # with their access check, the documents and the open respond task. The first view is kept.
+    # The user, the unread count, the recipient with its enquiry, the notes, the documents and the
+    # open respond task. The first view is kept.
     assert response.status_code == 200
     assert not any(statement.startswith("UPDATE") for statement in executed)
-    assert len(executed) == 9, executed
+    assert len(executed) == 6, executed
 
 
 def test_navigation_unread_count_on_get(logged_in, people, session_factory):
