@@ -1,6 +1,7 @@
 """Database engines, sessions and schema migrations (Alembic) for every package's tables."""
 
 import logging
+import time
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -11,6 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# A pooled PostgreSQL connection unused for this long is pinged before it is handed out again.
+PING_AFTER_IDLE_SECONDS = 10.0
+_CHECKED_IN_AT = "careplace_checked_in_at"
 
 
 def make_db_engine(url: str, **kwargs) -> sa.Engine:
@@ -23,8 +27,39 @@ def make_db_engine(url: str, **kwargs) -> sa.Engine:
         sa.event.listen(engine, "connect", _configure_sqlite)
         return engine
 
-    kwargs.setdefault("pool_pre_ping", True)
-    return sa.create_engine(url, **kwargs)
+    engine = sa.create_engine(url, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        _ping_after_idle(engine)
+    return engine
+
+
+def _ping_after_idle(engine: sa.Engine) -> None:
+    """Ping a pooled connection before reuse only when it sat unused for PING_AFTER_IDLE_SECONDS or more.
+
+    SQLAlchemy's pool_pre_ping costs a round trip on every checkout, and a
+    portal page or a task completion checks out a connection for a handful of
+    statements. A connection used a moment ago is very likely alive. If the server went away within that
+    moment, the first statement fails, SQLAlchemy marks every pooled connection
+    stale, and the next checkout connects afresh.
+    """
+    dbapi_error = engine.dialect.loaded_dbapi.Error
+
+    @sa.event.listens_for(engine, "checkin")
+    def remember_checkin(_dbapi_connection, record) -> None:
+        record.info[_CHECKED_IN_AT] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def ping_if_idle(dbapi_connection, record, _proxy) -> None:
+        checked_in_at = record.info.get(_CHECKED_IN_AT)
+        # A new connection has no check-in time: it was made just now, so it needs no ping.
+        if checked_in_at is None or time.monotonic() - checked_in_at < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except dbapi_error as error:
+            log.warning("a pooled database connection idle for %.0f s failed its ping (%s); connecting again", time.monotonic() - checked_in_at, type(error).__name__)
+            # The pool discards this connection and checks out a new one.
+            raise sa.exc.DisconnectionError(f"pooled connection failed its ping: {error}") from error
 
 
 def _configure_sqlite(dbapi_connection, _record) -> None:
