@@ -49,6 +49,9 @@ class PendingWrites:
 def pending(session: Session) -> PendingWrites:
     writes = session.info.get(_KEY)
     if writes is None:
+        if not session.in_transaction():
+            # Begin the transaction now, so that a rollback or close without one still drops these writes.
+            session.connection()
         writes = session.info[_KEY] = PendingWrites()
     return writes
 
@@ -210,6 +213,15 @@ def _flush_before_query(orm_execute_state) -> None:
         flush(session)
 
 
+def _drop_when_transaction_ends(session: Session, transaction) -> None:
+    # Writes still queued when the outermost transaction ends were rolled back with it, as unflushed ORM objects are.
+    # NOTE: rolling back a SAVEPOINT (begin_nested) keeps the writes queued in it, and a write queued before the
+    # SAVEPOINT but sent inside it is rolled back with it. The engine never uses SAVEPOINTs.
+    if transaction.parent is None:
+        session.info.pop(_KEY, None)
+
+
 sa.event.listen(Session, "before_flush", _flush_before_orm)
 sa.event.listen(Session, "before_commit", _flush_before_orm)
 sa.event.listen(Session, "do_orm_execute", _flush_before_query)
+sa.event.listen(Session, "after_transaction_end", _drop_when_transaction_ends)

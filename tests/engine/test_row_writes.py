@@ -107,3 +107,32 @@ def test_group_with_comma_opens_incident(engine, session_factory):
     assert incidents[0].element_id == "review"
     assert "'care_manager,finance' contains a comma" in incidents[0].error
     assert open_elements(engine, instance_id) == []
+
+
+def test_queued_audit_dropped_by_rollback(session_factory):
+    session = session_factory()
+    try:
+        audit.record(session, "test.rolled_back", "casey.manager")
+        session.rollback()
+        audit.record(session, "test.after_rollback", "casey.manager")
+        session.commit()
+    finally:
+        session.close()
+
+    with session_factory() as session:
+        kinds = session.scalars(sa.select(AuditEvent.kind).where(AuditEvent.kind.like("test.%"))).all()
+    assert "test.rolled_back" not in kinds
+    assert kinds == ["test.after_rollback"]
+
+
+def test_queued_audit_dropped_by_close(session_factory):
+    session = session_factory()
+    try:
+        audit.record(session, "test.never_committed", "casey.manager")
+        session.close()
+        session.commit()
+    finally:
+        session.close()
+
+    with session_factory() as session:
+        assert session.scalars(sa.select(AuditEvent).where(AuditEvent.kind == "test.never_committed")).all() == []
