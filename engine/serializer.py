@@ -165,7 +165,8 @@ _MIGRATION_STEPS = {
 
 def check_state_version(version, instance_id: str | None = None) -> None:
     """Raise StateVersionError unless ``version`` is the current serializer version or one that ``migrate_state`` reads."""
-    if version == SERIALIZER.VERSION or version in _MIGRATION_STEPS:
+    # A version read from stored JSON may be any JSON value, and a list or object cannot be a dict key.
+    if isinstance(version, str) and (version == SERIALIZER.VERSION or version in _MIGRATION_STEPS):
         return
 
     owner = f"instance {instance_id}" if instance_id is not None else "workflow state"

@@ -192,6 +192,8 @@ BAD_VERSIONS = [
     pytest.param("latest", "unknown serializer_version 'latest'", "Restore it from a backup", id="word"),
     pytest.param(15, "unknown serializer_version 15", "Restore it from a backup", id="number"),
     pytest.param(None, "has no serializer_version", "Restore it from a backup", id="missing"),
+    pytest.param([1, 5], "unknown serializer_version [1, 5]", "Restore it from a backup", id="list"),
+    pytest.param({"major": 1}, "unknown serializer_version {'major': 1}", "Restore it from a backup", id="object"),
 ]
 
 
