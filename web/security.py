@@ -4,6 +4,7 @@ import hashlib
 import math
 import time
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, Response, current_app, request
 from limits import RateLimitItem, parse
@@ -146,9 +147,22 @@ def rate_limit_storage(app: Flask) -> Storage:
         try:
             storage = storage_from_string(uri)
         except (ConfigurationError, ValueError) as error:
-            raise ValueError(f"{STORAGE_CONFIG}={uri!r} is not a usable rate-limit storage ({error}); use memory:// or redis://host:6379/0") from error
+            redacted_uri = _without_password(uri)
+            # The limits library quotes the whole URI in its own messages, so replace it there too.
+            detail = str(error).replace(uri, redacted_uri)
+            raise ValueError(f"{STORAGE_CONFIG}={redacted_uri!r} is not a usable rate-limit storage ({detail}); use memory:// or redis://host:6379/0") from None
         app.extensions[STORAGE_KEY] = storage
     return storage
+
+
+def _without_password(uri: str) -> str:
+    """Return the storage URI with its password, if any, replaced by ***, for error messages."""
+    parts = urlsplit(uri)
+    if not parts.password:
+        return uri
+    user_info, _, host = parts.netloc.rpartition("@")
+    user = user_info.partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 def login_throttle() -> LoginThrottle:

@@ -175,3 +175,15 @@ def test_throttle_counts_shared_through_redis(services, csrf_token):
 def test_throttle_invalid_storage_rejected(services):
     with pytest.raises(ValueError, match=STORAGE_CONFIG):
         create_app(services.settings, services, {"TESTING": True, STORAGE_CONFIG: "carrier-pigeon://loft"})
+
+
+@pytest.mark.parametrize("uri", ["carrier-pigeon://:s3cret@loft/0", "redis://:s3cret@127.0.0.1:port/0"])
+def test_throttle_storage_error_hides_password(services, uri):
+    with pytest.raises(ValueError) as raised:
+        create_app(services.settings, services, {"TESTING": True, STORAGE_CONFIG: uri})
+
+    assert "s3cret" not in str(raised.value)
+    assert ":***@" in str(raised.value)
+    # The original error quotes the URI, so it must not be chained into the traceback.
+    assert raised.value.__cause__ is None
+    assert raised.value.__suppress_context__
