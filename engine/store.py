@@ -15,6 +15,7 @@ from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from engine import clock, rows, writes
 from engine.errors import NotFoundError
@@ -28,6 +29,10 @@ log = logging.getLogger(__name__)
 DEFAULT_RETRY_CYCLE = "R3/PT1M"
 
 
+# session.info key: how many times each instance was saved in the session, by instance id.
+_SAVES_KEY = "careplace_engine_saves"
+
+
 @dataclass
 class Loaded:
     """An instance row with its live workflow, and the ids of its open human-task rows when they were read with it."""
@@ -35,6 +40,12 @@ class Loaded:
     row: Instance
     workflow: BpmnWorkflow
     open_task_ids: set[str] | None = None
+    # The session's save count of this instance when this workflow was read or last saved.
+    saves_seen: int = 0
+
+
+def _save_counts(session: Session) -> dict[str, int]:
+    return session.info.setdefault(_SAVES_KEY, {})
 
 
 def load(session: Session, instance_id: str, *, lock: bool = False) -> Loaded:
@@ -61,7 +72,8 @@ def _rebuild(session: Session, read: rows.InstanceRead) -> Loaded:
         return rows.read_spec_json(session, row.version_id)
 
     spec, subprocess_specs = version_specs(read.spec_hash, read_spec_json)
-    return Loaded(row, workflow_from_specs(row.state, spec, subprocess_specs, read_spec_json, instance_id=row.id), read.open_task_ids)
+    workflow = workflow_from_specs(row.state, spec, subprocess_specs, read_spec_json, instance_id=row.id)
+    return Loaded(row, workflow, read.open_task_ids, _save_counts(session).get(row.id, 0))
 
 
 _SPEC_CACHE: OrderedDict = OrderedDict()
@@ -133,6 +145,13 @@ def save(session: Session, loaded: Loaded, *, completed_by: dict[str, str] | Non
     that this save closes.
     """
     row, workflow = loaded.row, loaded.workflow
+    # Two loads of one instance in a session share its row object, so its row_version cannot show that the other
+    # load saved first. Saving this stale workflow would undo that save and leave the task rows out of step.
+    saves = _save_counts(session)
+    if saves.get(row.id, 0) != loaded.saves_seen:
+        raise StaleDataError(f"instance {row.id} was saved by another load in this transaction after this one read it")
+    saves[row.id] = loaded.saves_seen = loaded.saves_seen + 1
+
     now = clock.now()
     states = TaskStates.of(workflow)
     values = {"state": workflow_to_json(workflow), "status": status_of(workflow, states), "updated_at": now, "next_timer_at": next_timer_due(workflow, states)}

@@ -2,12 +2,13 @@
 
 import pytest
 import sqlalchemy as sa
+from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import audit
 from engine.jobs import list_incidents
 from engine.models import AuditEvent, HumanTask, TaskCandidate
-from engine.store import load, save
+from engine.store import find_task, load, save
 from helpers import ADMIN, audit_kinds, deploy_file, only_task, open_elements
 
 TEAM_TASK = b"""<?xml version="1.0" encoding="UTF-8"?>
@@ -136,3 +137,25 @@ def test_queued_audit_dropped_by_close(session_factory):
 
     with session_factory() as session:
         assert session.scalars(sa.select(AuditEvent).where(AuditEvent.kind == "test.never_committed")).all() == []
+
+
+def test_second_load_saved_first_makes_first_stale(engine, session_factory):
+    deploy_file(engine, "parallel_gateway.bpmn")
+    instance_id = engine.start("parallel_checks")
+    references = only_task(engine, instance_id, "check_references")
+
+    with session_factory.begin() as session:
+        first = load(session, instance_id)
+        second = load(session, instance_id)
+        assert first.row is second.row
+        find_task(second.workflow, references.id).run()
+        save(session, second, completed_by={references.id: "casey.manager"})
+
+        with pytest.raises(StaleDataError) as raised:
+            save(session, first)
+
+    assert instance_id in str(raised.value)
+    assert open_elements(engine, instance_id) == ["check_training"]
+    with session_factory() as session:
+        workflow = load(session, instance_id).workflow
+    assert [task.task_spec.bpmn_id for task in workflow.get_tasks() if task.has_state(TaskState.READY)] == ["check_training"]
