@@ -192,12 +192,15 @@ class Engine:
             return list(session.scalars(query))
 
     def cancel_instance(self, instance_id: str, actor: str, reason: str) -> None:
-        with self.session_factory.begin() as session:
-            loaded = load(session, instance_id, lock=True)
-            loaded.workflow.cancel()
-            save(session, loaded)
-            loaded.row.status = "cancelled"
-            audit.record(session, "instance.cancelled", actor, instance_id=instance_id, reason=reason)
+        try:
+            with self.session_factory.begin() as session:
+                loaded = load(session, instance_id, lock=True)
+                loaded.workflow.cancel()
+                save(session, loaded)
+                loaded.row.status = "cancelled"
+                audit.record(session, "instance.cancelled", actor, instance_id=instance_id, reason=reason)
+        except StaleDataError as error:
+            raise ConflictError(f"instance {instance_id} was changed by someone else at the same time, so it was not cancelled; check its state and try again") from error
 
     # Human tasks
 
@@ -362,8 +365,12 @@ class Engine:
         """
         if session is not None:
             return self._send_message(session, name, payload or {}, business_key, correlation or {}, actor, allow_start)
-        with self.session_factory.begin() as own:
-            delivered = self._send_message(own, name, payload or {}, business_key, correlation or {}, actor, allow_start)
+        try:
+            with self.session_factory.begin() as own:
+                delivered = self._send_message(own, name, payload or {}, business_key, correlation or {}, actor, allow_start)
+        except StaleDataError as error:
+            # SQLite has no row lock, so another writer can change an instance between its read and this write.
+            raise ConflictError(f"message {name!r} was not delivered: an instance it was sent to was changed by someone else at the same time; send it again") from error
         self.notify_committed()
         return delivered
 

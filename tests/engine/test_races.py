@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 import engine.runtime as runtime
 from careplace.db import make_db_engine, make_session_factory
-from engine.errors import ConflictError
+from engine.errors import ConflictError, MessageNotDeliveredError
 from engine.models import AuditEvent, HumanTask
 from engine.runtime import Actor, Engine
 from helpers import deploy_file, only_task, open_elements
@@ -148,3 +148,45 @@ def test_claim_race_any_database(two_engines, monkeypatch):
     outcomes = claim_both(two_engines, task_id)
 
     assert_one_winner(outcomes, two_engines[0].session_factory, instance_id, task_id, "task.claimed", "assignee")
+
+
+def test_message_race_any_database(two_engines, db_url, monkeypatch):
+    deploy_file(two_engines[0], "message_events.bpmn")
+    instance_id = two_engines[0].start("await_documents", business_key="DOC-1")
+    if db_url.startswith("sqlite"):
+        # Both racers read the waiting instance before either writes. PostgreSQL's row lock makes the second
+        # racer wait for the first instead, so it must not wait at a meeting point there.
+        meet_after(monkeypatch, runtime, "waiting_message_tasks")
+
+    outcomes = run_together(
+        [lambda: engine.send_message("documents_received", {}, business_key="DOC-1", allow_start=False) for engine in two_engines]
+    )
+
+    assert outcomes.count([instance_id]) == 1, outcomes
+    errors = [outcome for outcome in outcomes if isinstance(outcome, Exception)]
+    assert len(errors) == 1, outcomes
+    assert isinstance(errors[0], (ConflictError, MessageNotDeliveredError)), repr(errors[0])
+    assert open_elements(two_engines[0], instance_id) == ["check_documents"]
+
+
+def test_cancel_after_concurrent_complete_conflicts(two_engines, db_url, monkeypatch):
+    if not db_url.startswith("sqlite"):
+        pytest.skip("on PostgreSQL the cancel's row lock makes the completion wait, so it cannot commit in between")
+    instance_id, task_id = start_two_step(two_engines)
+    original_save = runtime.save
+    completions = []
+
+    def complete_then_save(session, loaded, **kwargs):
+        # Another writer completes a task after the cancel read the instance and before it writes. The
+        # completion calls this save too, so only the cancel's save starts one.
+        if not completions:
+            completions.append(task_id)
+            two_engines[1].complete(task_id, {}, FIRST)
+        return original_save(session, loaded, **kwargs)
+
+    monkeypatch.setattr(runtime, "save", complete_then_save)
+
+    with pytest.raises(ConflictError):
+        two_engines[0].cancel_instance(instance_id, "admin.example", "duplicate referral")
+
+    assert two_engines[0].get_instance(instance_id).status == "running"
