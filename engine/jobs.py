@@ -11,6 +11,7 @@ from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from engine import audit, clock
 from engine.errors import BusinessError, ConflictError, HandlerTimeoutError, NotFoundError, TransientError
@@ -82,7 +83,7 @@ class JobRunner:
                 return self._run(session, job_id)
         except BusinessError as error:
             return self._business_failure(job_id, error)
-        except (TransientError, HandlerTimeoutError, ConflictError, sa.exc.OperationalError, OSError) as error:
+        except (TransientError, HandlerTimeoutError, ConflictError, StaleDataError, sa.exc.OperationalError, OSError) as error:
             return self._failure(job_id, error)
         except Exception as error:  # noqa: BLE001 - a handler bug or bad data: retrying cannot help
             # The message can quote task data, so the log names only the error type and where it was raised.
@@ -183,7 +184,7 @@ class JobRunner:
         """Schedule a retry per the job's retry cycle, or open an incident when retries are spent or ``retry`` is False.
 
         Only transient failures are retried: TransientError, time-outs, write
-        conflicts, database outages and OS-level I/O errors such as a reset
+        conflicts (another writer saved the instance first), database outages and OS-level I/O errors such as a reset
         connection. Any other exception means bad data or a handler bug,
         which the same input would hit again.
         """

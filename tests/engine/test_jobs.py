@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm.exc import StaleDataError
 
 from engine.errors import BusinessError, ConflictError, TransientError
 from engine.handler_api import HandlerRegistry
@@ -133,6 +134,19 @@ def test_service_task_retry_waits_for_cycle(engine, job_runner, pricing, movable
     retries = events_of_kind(session_factory, instance_id, "job.retry_scheduled")
     assert [event.detail["delay_seconds"] for event in retries] == [300.0, 300.0]
     assert [event.at for event in retries] == [START_TIME, START_TIME + RETRY_WAIT]
+
+
+def test_service_task_write_conflict_retried(engine, job_runner, pricing, movable_clock, session_factory):
+    # Another writer saved the instance while the handler ran: the job is retried, not sent to an operator.
+    pricing.failures = [StaleDataError("instance was changed by another transaction after it was read")]
+    instance_id = engine.start("exec_service", business_key="PKG-1004", data={"hours": 2})
+
+    assert [outcome.result for outcome in job_runner.run_due()] == ["retry"]
+    assert incidents_of(session_factory, instance_id) == []
+
+    movable_clock.current = START_TIME + RETRY_WAIT
+    assert [outcome.result for outcome in job_runner.run_due()] == ["done"]
+    assert engine.instance_data(instance_id)["weekly_cost"] == 14 * 25
 
 
 def test_service_task_timeout_counts_as_failure(engine, session_factory, movable_clock):
