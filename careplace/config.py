@@ -10,6 +10,10 @@ class ConfigError(ValueError):
     """An environment variable is missing or invalid."""
 
 
+# Variables that set failed-login and API call limits; see docs/production.md for their defaults.
+RATE_LIMIT_VARIABLES = ("CAREPLACE_LOGIN_ACCOUNT_LIMIT", "CAREPLACE_LOGIN_ACCOUNT_TOTAL_LIMIT", "CAREPLACE_LOGIN_ADDRESS_LIMIT", "CAREPLACE_API_RATE_LIMIT")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Settings for the web app, the worker and the CLI.
@@ -26,6 +30,8 @@ class Settings:
                                     default ``var/uploads`` in the working folder
     CAREPLACE_WORKER_INTERVAL       seconds between scheduler passes (default 5)
     CAREPLACE_LOG_LEVEL             logging level name (default INFO)
+    CAREPLACE_LOGIN_*_LIMIT and     failed-login and API call limits, such as ``5 per 15
+    CAREPLACE_API_RATE_LIMIT        minutes`` (RATE_LIMIT_VARIABLES lists them)
     CAREPLACE_RATE_LIMIT_STORAGE    where failed logins and API calls are counted, as a
                                     storage URI of the limits library: ``memory://`` (the
                                     default, per process) or ``redis://host:6379/0`` (shared
@@ -40,6 +46,8 @@ class Settings:
     worker_interval: float = 5.0
     log_level: str = "INFO"
     rate_limit_storage: str = "memory://"
+    # The limit variables that are set, by name; the web app checks each when it starts.
+    rate_limits: dict[str, str] = field(default_factory=dict)
     generated_secret: bool = False
 
     @classmethod
@@ -68,6 +76,7 @@ class Settings:
             worker_interval=interval,
             log_level=env.get("CAREPLACE_LOG_LEVEL", "INFO").upper(),
             rate_limit_storage=env.get("CAREPLACE_RATE_LIMIT_STORAGE", "memory://"),
+            rate_limits={name: env[name] for name in RATE_LIMIT_VARIABLES if name in env},
             generated_secret=generated,
         )
 

@@ -50,3 +50,9 @@ def test_rate_limit_storage_from_environment():
 
     assert settings.rate_limit_storage == "redis://127.0.0.1:6379/0"
     assert Settings.from_env({"CAREPLACE_SECRET_KEY": "test-secret"}).rate_limit_storage == "memory://"
+
+
+def test_rate_limits_from_environment():
+    settings = Settings.from_env({"CAREPLACE_SECRET_KEY": "test-secret", "CAREPLACE_LOGIN_ACCOUNT_LIMIT": "3 per 10 minutes", "CAREPLACE_UNRELATED": "x"})
+
+    assert settings.rate_limits == {"CAREPLACE_LOGIN_ACCOUNT_LIMIT": "3 per 10 minutes"}

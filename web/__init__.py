@@ -33,6 +33,7 @@ def create_app(settings: Settings, services=None, test_config: dict | None = Non
         WTF_CSRF_TIME_LIMIT=None,
         CAREPLACE_EMBEDDED=settings.embedded,
         CAREPLACE_RATE_LIMIT_STORAGE=settings.rate_limit_storage,
+        **settings.rate_limits,
     )
     # The embedded demo runs on plain HTTP on loopback, where a Secure cookie would never come back.
     security.configure_cookies(app, secure=not settings.embedded)

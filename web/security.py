@@ -1,6 +1,8 @@
 """Session cookie settings, the security headers added to every response, and the failed-login throttle."""
 
 import hashlib
+import ipaddress
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -8,10 +10,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, Response, current_app, request
 from limits import RateLimitItem, parse
-from limits.errors import ConfigurationError
+from limits.errors import ConfigurationError, StorageError
 from limits.storage import Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
+
+log = logging.getLogger(__name__)
 
 THROTTLE_KEY = "careplace.login_throttle"
 STORAGE_KEY = "careplace.rate_limit_storage"
@@ -103,22 +107,32 @@ class LoginThrottle:
         return cls({scope: parse_limit(app, option, default) for scope, (option, default) in LIMIT_CONFIGS.items()}, rate_limit_storage(app))
 
     def lockout(self, email: str, address: str | None) -> Lockout | None:
-        """Return the lock-out in force for this email address or client address, or None when a login may be tried."""
-        for scope, key in self._keys(email, address):
-            item = self.limits[scope]
-            if not self.strategy.test(item, scope, key):
-                stats = self.strategy.get_window_stats(item, scope, key)
-                return Lockout(scope, max(1, math.ceil(stats.reset_time - time.time())))
+        """Return the lock-out in force for this email address or client address, or None when a login may be tried.
+
+        When the counter storage is unreachable, logins go unthrottled (and an
+        error is logged) rather than every login failing.
+        """
+        try:
+            for scope, key in self._keys(email, address):
+                item = self.limits[scope]
+                if not self.strategy.test(item, scope, key):
+                    stats = self.strategy.get_window_stats(item, scope, key)
+                    return Lockout(scope, max(1, math.ceil(stats.reset_time - time.time())))
+        except StorageError as error:
+            log.error("login throttle storage failed (%s); this login is not throttled", type(error.storage_error).__name__)
         return None
 
     def record_failure(self, email: str, address: str | None) -> list[str]:
         """Count one failed login; return the scopes that this failure took to their limit, so the lock-out starts now."""
         locked = []
-        for scope, key in self._keys(email, address):
-            item = self.limits[scope]
-            self.strategy.hit(item, scope, key)
-            if not self.strategy.test(item, scope, key):
-                locked.append(scope)
+        try:
+            for scope, key in self._keys(email, address):
+                item = self.limits[scope]
+                self.strategy.hit(item, scope, key)
+                if not self.strategy.test(item, scope, key):
+                    locked.append(scope)
+        except StorageError as error:
+            log.error("login throttle storage failed (%s); this failed login is not counted", type(error.storage_error).__name__)
         return locked
 
     @staticmethod
@@ -126,8 +140,23 @@ class LoginThrottle:
         # A digest of the normalised email address, so the counters hold no email address.
         # Unknown addresses are counted the same way, so the throttle does not reveal which have accounts.
         account_key = hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()
-        client = address or "unknown"
+        client = client_key(address)
         return [(ACCOUNT, f"{account_key}/{client}"), (ACCOUNT_TOTAL, account_key), (ADDRESS, client)]
+
+
+def client_key(address: str | None) -> str:
+    """Return the key a client address is counted under: an IPv6 address by its /64 network, usually all one client's."""
+    if not address:
+        return "unknown"
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
 
 
 def parse_limit(app: Flask, option: str, default: str) -> RateLimitItem:
@@ -145,7 +174,8 @@ def rate_limit_storage(app: Flask) -> Storage:
     if storage is None:
         uri = app.config.get(STORAGE_CONFIG, "memory://")
         try:
-            storage = storage_from_string(uri)
+            # Wrapped errors are all StorageError, so an unreachable Redis is caught in one place.
+            storage = storage_from_string(uri, wrap_exceptions=True)
         except (ConfigurationError, ValueError) as error:
             redacted_uri = _without_password(uri)
             # The limits library quotes the whole URI in its own messages, so replace it there too.

@@ -10,6 +10,7 @@ from engine.models import AuditEvent
 from web import create_app
 from web.api.auth import RATE_LIMIT_CONFIG
 from web.api.tokens import revoke_account, token_digest
+from web.security import STORAGE_CONFIG
 
 PROVIDERS = "/api/v1/providers"
 
@@ -92,6 +93,18 @@ def test_rate_limit_is_429_with_retry_after(services, tokens):
     limited = client.get(PROVIDERS, headers=headers)
     assert 1 <= int(limited.headers["Retry-After"]) <= 60
     assert limited.get_json()["type"] == "urn:careplace:api:problem:rate-limited"
+
+
+def test_rate_limit_storage_outage_lets_calls_through(services, tokens, caplog):
+    # Nothing listens on port 1 of loopback, so every counter call fails.
+    app = create_app(services.settings, services, {"TESTING": True, RATE_LIMIT_CONFIG: "2/minute", STORAGE_CONFIG: "redis://127.0.0.1:1/0"})
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {tokens['analyst']}"}
+
+    statuses = [client.get(PROVIDERS, headers=headers).status_code for _ in range(3)]
+
+    assert statuses == [200, 200, 200]
+    assert "rate-limit storage failed" in caplog.text
 
 
 def test_unknown_api_path_is_404_problem(client):

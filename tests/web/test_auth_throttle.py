@@ -1,5 +1,6 @@
 """The failed-login throttle: per account and address, per account, per client address, rejected with 429 before the password is checked."""
 
+import dataclasses
 import secrets
 
 import pytest
@@ -187,3 +188,35 @@ def test_throttle_storage_error_hides_password(services, uri):
     # The original error quotes the URI, so it must not be chained into the traceback.
     assert raised.value.__cause__ is None
     assert raised.value.__suppress_context__
+
+
+def test_throttle_ipv6_network_counted_once(app, people, csrf_token):
+    # A whole /64 usually belongs to one client, so each address in it adds to the same count.
+    statuses = [_fail(_client_from(app, f"2001:db8:1:2::{number:x}"), csrf_token, f"guess{number}@example.test", 1)[0] for number in range(20)]
+
+    blocked = _post_login(_client_from(app, "2001:db8:1:2::ffff"), csrf_token, people.care_manager.email, PASSWORD)
+    other_network = _post_login(_client_from(app, "2001:db8:1:3::1"), csrf_token, people.care_manager.email, PASSWORD)
+
+    assert statuses == [401] * 20
+    assert blocked.status_code == 429
+    assert other_network.status_code == 302
+
+
+def test_throttle_storage_outage_lets_login_through(services, people, csrf_token, caplog):
+    # Nothing listens on port 1 of loopback, so every counter call fails.
+    app = create_app(services.settings, services, {"TESTING": True, STORAGE_CONFIG: "redis://127.0.0.1:1/0"})
+    client = app.test_client()
+
+    failed = _fail(client, csrf_token, people.care_manager.email, 6)
+    response = _post_login(client, csrf_token, people.care_manager.email, PASSWORD)
+
+    assert failed == [401] * 6
+    assert response.status_code == 302
+    assert "login throttle storage failed" in caplog.text
+
+
+def test_throttle_limit_from_settings(services, people, csrf_token):
+    settings = dataclasses.replace(services.settings, rate_limits={ACCOUNT_LIMIT_CONFIG: "2 per 15 minutes"})
+    client = create_app(settings, services, {"TESTING": True}).test_client()
+
+    assert _fail(client, csrf_token, people.care_manager.email, 3) == [401, 401, 429]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app, g, request
 from limits import RateLimitItem
+from limits.errors import StorageError
 from limits.strategies import MovingWindowRateLimiter
 
 from care.models.people import Role
@@ -65,12 +66,20 @@ class RateLimiter:
         return cls(parse_limit(app, RATE_LIMIT_CONFIG, DEFAULT_RATE_LIMIT), MovingWindowRateLimiter(rate_limit_storage(app)))
 
     def check(self, account_id: int) -> None:
-        """Count one call for the account, or raise a 429 ApiError with Retry-After in whole seconds."""
+        """Count one call for the account, or raise a 429 ApiError with Retry-After in whole seconds.
+
+        When the counter storage is unreachable, the call goes uncounted (and an
+        error is logged) rather than failing.
+        """
         key = str(account_id)
-        if self.strategy.hit(self.item, key):
+        try:
+            if self.strategy.hit(self.item, key):
+                return
+            stats = self.strategy.get_window_stats(self.item, key)
+        except StorageError as error:
+            log.error("rate-limit storage failed (%s); call of service account %s not counted", type(error.storage_error).__name__, account_id)
             return
 
-        stats = self.strategy.get_window_stats(self.item, key)
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
         log.warning("service account %s went over its rate limit of %s", account_id, self.item)
         raise ApiError(
