@@ -1,6 +1,7 @@
 """Concurrent writers: two connections completing or claiming the same task at the same moment."""
 
 import inspect
+import shutil
 import threading
 
 import pytest
@@ -169,9 +170,19 @@ def test_message_race_any_database(two_engines, db_url, monkeypatch):
     assert open_elements(two_engines[0], instance_id) == ["check_documents"]
 
 
-def test_cancel_after_concurrent_complete_conflicts(two_engines, db_url, monkeypatch):
-    if not db_url.startswith("sqlite"):
-        pytest.skip("on PostgreSQL the cancel's row lock makes the completion wait, so it cannot commit in between")
+@pytest.fixture
+def sqlite_engines(sqlite_template, tmp_path, registry):
+    """Two engines with their own pools on one SQLite file. On PostgreSQL a row lock would make the second writer wait."""
+    path = tmp_path / "races.db"
+    shutil.copyfile(sqlite_template, path)
+    pools = [make_db_engine(f"sqlite:///{path}"), make_db_engine(f"sqlite:///{path}")]
+    yield [Engine(make_session_factory(pool), registry) for pool in pools]
+    for pool in pools:
+        pool.dispose()
+
+
+def test_cancel_after_concurrent_complete_conflicts(sqlite_engines, monkeypatch):
+    two_engines = sqlite_engines
     instance_id, task_id = start_two_step(two_engines)
     original_save = runtime.save
     completions = []
