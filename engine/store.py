@@ -168,17 +168,16 @@ def save(session: Session, loaded: Loaded, *, completed_by: dict[str, str] | Non
     else:
         rows.write_instance(session, row, values)
 
-    # The job and wait queries below read rows of this instance that no unflushed change could have added, because
-    # every caller saves an instance at most once between flushes.
-    with session.no_autoflush:
-        _sync_human_tasks(session, loaded, now, states, completed_by or {})
-        # Send the instance, task and audit writes now, so a version conflict is raised by this call.
-        writes.flush(session)
-        # A process without service tasks or message events never has job or wait rows, so skip those queries.
-        if _has_task_spec(workflow, lambda spec: isinstance(spec, ExternalServiceTask)):
-            _sync_jobs(session, row, now, states)
-        if _has_task_spec(workflow, lambda spec: any(isinstance(definition, MessageEventDefinition) for definition in _event_definitions(spec))):
-            _sync_message_waits(session, row, workflow, states)
+    _sync_human_tasks(session, loaded, now, states, completed_by or {})
+    # Send the instance, task and audit writes now, so a version conflict is raised by this call.
+    writes.flush(session)
+
+    # A process without service tasks or message events never has job or wait rows, so skip those queries. They
+    # autoflush, so they also see job rows that an earlier save in this transaction added.
+    if _has_task_spec(workflow, lambda spec: isinstance(spec, ExternalServiceTask)):
+        _sync_jobs(session, row, now, states)
+    if _has_task_spec(workflow, lambda spec: any(isinstance(definition, MessageEventDefinition) for definition in _event_definitions(spec))):
+        _sync_message_waits(session, row, workflow, states)
 
 
 def _has_task_spec(workflow: BpmnWorkflow, predicate) -> bool:
