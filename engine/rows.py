@@ -16,11 +16,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from engine import writes
-from engine.models import HumanTask, Instance, ProcessVersion
-from engine.writes import MUTABLE_COLUMNS
-
-INSTANCES = Instance.__table__
-TASKS = HumanTask.__table__
+from engine.models import Instance, ProcessVersion
+from engine.writes import INSTANCES, MUTABLE_COLUMNS, TASKS
 
 
 _OPEN_TASKS = TASKS.alias("open_tasks")
