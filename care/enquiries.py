@@ -193,13 +193,8 @@ def record_view(session: Session, enquiry_id: int, provider_id: int) -> EnquiryR
     return recipient
 
 
-def can_see_full_address(session: Session, enquiry_id: int, provider_id: int) -> bool:
-    """Return whether the provider may see the service user's full postcode and address: only once it is selected."""
-    return full_address_visible(get_recipient(session, enquiry_id, provider_id))
-
-
 def full_address_visible(recipient: EnquiryRecipient) -> bool:
-    """Return whether this recipient's provider may see the service user's full postcode and address."""
+    """Return whether this recipient's provider may see the service user's full postcode and address: only once it is selected."""
     return recipient.outcome in (Outcome.SELECTED_PROVISIONAL, Outcome.SELECTED_CONFIRMED)
 
 
@@ -242,11 +237,6 @@ def add_note(
     log.info("note %s added to enquiry %s for provider %s", note.id, enquiry.id, provider_id)
 
     return note
-
-
-def list_notes(session: Session, enquiry_id: int, provider_id: int) -> list[EnquiryNote]:
-    """Return the thread with one provider, oldest first."""
-    return thread_notes(session, get_recipient(session, enquiry_id, provider_id))
 
 
 def thread_notes(session: Session, recipient: EnquiryRecipient) -> list[EnquiryNote]:

@@ -7,12 +7,13 @@ import pytest
 
 from care.enquiries import (
     add_note,
-    can_see_full_address,
     change_enquiry_status,
     create_enquiry,
-    list_notes,
+    full_address_visible,
+    get_recipient,
     record_view,
     send_enquiry,
+    thread_notes,
 )
 from care.errors import (
     AlreadyRespondedError,
@@ -235,8 +236,8 @@ def test_select_provider_marks_others_not_selected(session, build, three_provide
         three_providers[0].id: Outcome.NOT_SELECTED,
         three_providers[2].id: Outcome.NOT_SELECTED,
     }
-    assert can_see_full_address(session, enquiry.id, three_providers[1].id) is True
-    assert can_see_full_address(session, enquiry.id, three_providers[0].id) is False
+    assert full_address_visible(get_recipient(session, enquiry.id, three_providers[1].id)) is True
+    assert full_address_visible(get_recipient(session, enquiry.id, three_providers[0].id)) is False
 
 
 def test_select_provider_that_declined_raises(session, build, three_providers):
@@ -295,9 +296,9 @@ def test_notes_thread_per_provider(session, build, three_providers):
     add_note(session, enquiry.id, three_providers[0].id, author_id=care_manager.id, body="Yes, code by phone.", via_phone=True)
     add_note(session, enquiry.id, three_providers[1].id, author_id=care_manager.id, body="Any questions?")
 
-    thread = list_notes(session, enquiry.id, three_providers[0].id)
+    thread = thread_notes(session, get_recipient(session, enquiry.id, three_providers[0].id))
     assert [(note.author_side, note.via_phone) for note in thread] == [(AuthorSide.PROVIDER, False), (AuthorSide.COUNCIL, True)]
-    assert len(list_notes(session, enquiry.id, three_providers[1].id)) == 1
+    assert len(thread_notes(session, get_recipient(session, enquiry.id, three_providers[1].id))) == 1
 
 
 def test_note_in_other_providers_thread_not_allowed(session, build, three_providers):
