@@ -18,7 +18,12 @@ _CHECKED_IN_AT = "careplace_checked_in_at"
 
 
 def make_db_engine(url: str, **kwargs) -> sa.Engine:
-    """Create a SQLAlchemy engine; SQLite gets a busy time-out, WAL and enforced foreign keys."""
+    """Create a SQLAlchemy engine; SQLite gets a busy time-out, WAL and enforced foreign keys.
+
+    Statement parameters are left out of errors and logs, because instance
+    states and task data can name service users.
+    """
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         connect_args = kwargs.pop("connect_args", {})
         connect_args.setdefault("timeout", 30)

@@ -8,6 +8,8 @@ instance row is still handed to callers as an ORM object in the session, so
 code that changes it afterwards keeps working.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -15,7 +17,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
-from engine import writes
+from engine import autocommit, driver, writes
 from engine.models import Instance, ProcessVersion
 from engine.writes import INSTANCES, MUTABLE_COLUMNS, TASKS
 
@@ -53,6 +55,22 @@ _SELECT_TASK_WITH_INSTANCE = (
 _SELECT_SPEC_JSON = sa.select(ProcessVersion.__table__.c.spec_json).where(ProcessVersion.__table__.c.id == sa.bindparam("version_id"))
 _SELECT_OPEN_TASK_IDS = sa.select(TASKS.c.id).where(TASKS.c.instance_id == sa.bindparam("instance_id"), TASKS.c.status == "open")
 
+# The same read on PostgreSQL as text for engine.driver, which skips SQLAlchemy's per-execution cost.
+_TASK_KEYS = tuple(column.key for column in _TASK_COLUMNS)
+_DRIVER_SELECT_TASK_WITH_INSTANCE = driver.Statement(
+    f"""SELECT task.id, task.status, task.assignee, task.candidate_groups, task.element_id,
+    {", ".join(f"instance.{key}" for key in _ROW_KEYS)}, version.spec_hash,
+    (SELECT string_agg(open_task.id, ',') FROM engine_human_tasks AS open_task
+     WHERE open_task.instance_id = instance.id AND open_task.status = 'open') AS open_task_ids
+FROM engine_human_tasks AS task
+JOIN engine_instances AS instance ON instance.id = task.instance_id
+JOIN engine_process_versions AS version ON version.id = instance.version_id
+WHERE task.id = %(task_id)s""",
+    result_types=(*(column.type for column in _TASK_COLUMNS), *(column.type for column in INSTANCES.c), None, None),
+)
+_DRIVER_KEYS = (*_TASK_KEYS, *_ROW_KEYS, "spec_hash", "open_task_ids")
+
+
 @dataclass(frozen=True)
 class TaskRow:
     """The columns of a human task that completing it needs: who may work on it and whether it is still open."""
@@ -74,6 +92,18 @@ class InstanceRead:
     open_task_ids: set[str]
 
 
+@contextmanager
+def _outside_transaction(session: Session) -> Iterator[None]:
+    """Run the block's reads outside a transaction when none is open yet (see engine.autocommit).
+
+    Queued engine writes are sent first, inside the transaction, as before any
+    other query; sending them opens it, so the reads then join it.
+    """
+    writes.flush(session)
+    with autocommit.alone(session):
+        yield
+
+
 def _execute(session: Session, statement, params):
     """Execute without the ORM's autoflush: a flush here could write the very row about to be version-checked."""
     with session.no_autoflush:
@@ -88,8 +118,17 @@ def read_instance(session: Session, instance_id: str, *, lock: bool = False) -> 
 
 
 def read_task_with_instance(session: Session, task_id: str) -> tuple[TaskRow, InstanceRead] | None:
-    """Read a human task together with its instance, in one statement."""
-    result = _execute(session, _SELECT_TASK_WITH_INSTANCE, {"task_id": task_id}).mappings().one_or_none()
+    """Read a human task together with its instance, in one statement, outside a transaction if none is open yet.
+
+    Nothing is locked, so the read needs no transaction: the instance write
+    checks ``row_version`` (see ``engine.autocommit``).
+    """
+    with _outside_transaction(session):
+        if session.get_bind().dialect.name == "postgresql":
+            values = _DRIVER_SELECT_TASK_WITH_INSTANCE.fetch_one(session, {"task_id": task_id})
+            result = None if values is None else dict(zip(_DRIVER_KEYS, values, strict=True))
+        else:
+            result = _execute(session, _SELECT_TASK_WITH_INSTANCE, {"task_id": task_id}).mappings().one_or_none()
     if result is None:
         return None
     task = TaskRow(
@@ -104,7 +143,9 @@ def read_task_with_instance(session: Session, task_id: str) -> tuple[TaskRow, In
 
 
 def read_spec_json(session: Session, version_id: int) -> str:
-    return _execute(session, _SELECT_SPEC_JSON, {"version_id": version_id}).scalar_one()
+    # Versions never change, so this read needs no transaction either.
+    with _outside_transaction(session):
+        return _execute(session, _SELECT_SPEC_JSON, {"version_id": version_id}).scalar_one()
 
 
 def open_task_ids(session: Session, instance_id: str) -> set[str]:

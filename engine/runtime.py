@@ -350,8 +350,8 @@ class Engine:
         spiff_task.run()
         audit.record(session, "task.completed", actor.user, instance_id=task.instance_id, task_id=task_id, element_id=task.element_id, fields=sorted(name for name in values if name in data))
         advance(session, loaded, actor.user)
-        save(session, loaded, completed_by={task_id: actor.user})
-        session.flush()
+        # The writes go with the commit, where a version conflict raises StaleDataError.
+        save(session, loaded, completed_by={task_id: actor.user}, send=False)
 
     # Messages
 

@@ -138,11 +138,14 @@ def status_of(workflow: BpmnWorkflow, states: TaskStates | None = None) -> str:
     return "running"
 
 
-def save(session: Session, loaded: Loaded, *, completed_by: dict[str, str] | None = None) -> None:
+def save(session: Session, loaded: Loaded, *, completed_by: dict[str, str] | None = None, send: bool = True) -> None:
     """Write the workflow state back and refresh every query row derived from it.
 
     ``completed_by`` names who completed which human task, for the task rows
-    that this save closes.
+    that this save closes. With ``send`` False the instance, task and audit
+    writes stay queued until the session's next query, flush or commit, so a
+    version conflict is raised there; a save that is the last change before
+    the commit then lets them go as one transaction (``engine.autocommit``).
     """
     row, workflow = loaded.row, loaded.workflow
     # Two loads of one instance in a session share its row object, so its row_version cannot show that the other
@@ -169,8 +172,9 @@ def save(session: Session, loaded: Loaded, *, completed_by: dict[str, str] | Non
         rows.write_instance(session, row, values)
 
     _sync_human_tasks(session, loaded, now, states, completed_by or {})
-    # Send the instance, task and audit writes now, so a version conflict is raised by this call.
-    writes.flush(session)
+    if send:
+        # Send the instance, task and audit writes now, so a version conflict is raised by this call.
+        writes.flush(session)
 
     # A process without service tasks or message events never has job or wait rows, so skip those queries. They
     # autoflush, so they also see job rows that an earlier save in this transaction added.

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from engine import autocommit, driver
 from engine.models import AuditEvent, HumanTask, Instance, TaskCandidate
 
 _KEY = "careplace_engine_writes"
@@ -116,12 +117,12 @@ def _flush_statement_by_statement(session: Session, writes: PendingWrites) -> No
         _execute(session, sa.insert(AUDIT), writes.audit)
 
 
-# One statement (PostgreSQL): each part reads its rows from a JSON array parameter.
+# One statement (PostgreSQL), sent through engine.driver: each part reads its rows from a JSON array parameter.
 
-_SET_INSTANCE = ", ".join(f"{name} = :{name}" for name in MUTABLE_COLUMNS)
+_SET_INSTANCE = ", ".join(f"{name} = %({name})s" for name in MUTABLE_COLUMNS)
 _INSTANCE_PART = f"""instance_update AS (
     UPDATE engine_instances SET {_SET_INSTANCE}, row_version = row_version + 1
-    WHERE id = :id AND row_version = :row_version
+    WHERE id = %(id)s AND row_version = %(row_version)s
     RETURNING id
 )"""
 _CLOSED_PART = """closed_tasks AS (
@@ -129,14 +130,14 @@ _CLOSED_PART = """closed_tasks AS (
     SET status = closed.status,
         completed_at = COALESCE(task.completed_at, closed.completed_at),
         completed_by = COALESCE(closed.completed_by, task.completed_by)
-    FROM json_to_recordset(CAST(:closed AS json)) AS closed(id varchar, status varchar, completed_at timestamptz, completed_by varchar)
+    FROM json_to_recordset(CAST(%(closed)s AS json)) AS closed(id varchar, status varchar, completed_at timestamptz, completed_by varchar)
     WHERE task.id = closed.id AND task.status = 'open' AND {guard}
     RETURNING task.id
 )"""
 _OPENED_PART = f"""opened_tasks AS (
     INSERT INTO engine_human_tasks ({", ".join(OPENED_COLUMNS)})
     SELECT {", ".join(OPENED_COLUMNS)}
-    FROM json_to_recordset(CAST(:opened AS json)) AS opened(
+    FROM json_to_recordset(CAST(%(opened)s AS json)) AS opened(
         id varchar, instance_id varchar, process_id varchar, business_key varchar, element_id varchar, name varchar,
         status varchar, assignee varchar, candidate_groups varchar, due_at timestamptz, created_at timestamptz)
     WHERE {{guard}}
@@ -144,7 +145,7 @@ _OPENED_PART = f"""opened_tasks AS (
 )"""
 _CANDIDATES_PART = """opened_candidates AS (
     INSERT INTO engine_task_candidates (task_id, group_name)
-    SELECT task_id, group_name FROM json_to_recordset(CAST(:candidates AS json)) AS candidate(task_id varchar, group_name varchar)
+    SELECT task_id, group_name FROM json_to_recordset(CAST(%(candidates)s AS json)) AS candidate(task_id varchar, group_name varchar)
     WHERE {guard}
     RETURNING task_id
 )"""
@@ -152,7 +153,7 @@ _CANDIDATES_PART = """opened_candidates AS (
 _AUDIT_PART = f"""audit_events AS (
     INSERT INTO engine_audit_events ({", ".join(AUDIT_COLUMNS)})
     SELECT {", ".join(AUDIT_COLUMNS)}
-    FROM ROWS FROM (json_to_recordset(CAST(:audit AS json)) AS (
+    FROM ROWS FROM (json_to_recordset(CAST(%(audit)s AS json)) AS (
         at timestamptz, actor varchar, kind varchar, instance_id varchar, task_id varchar, detail json)) WITH ORDINALITY AS event({", ".join(AUDIT_COLUMNS)}, position)
     WHERE {{guard}}
     ORDER BY position
@@ -160,7 +161,7 @@ _AUDIT_PART = f"""audit_events AS (
 )"""
 
 
-def _one_statement(with_instance: bool) -> sa.TextClause:
+def _one_statement(with_instance: bool) -> driver.Statement:
     guard = "EXISTS (SELECT FROM instance_update)" if with_instance else "TRUE"
     parts = [part.format(guard=guard) for part in (_CLOSED_PART, _OPENED_PART, _CANDIDATES_PART, _AUDIT_PART)]
     if with_instance:
@@ -168,10 +169,8 @@ def _one_statement(with_instance: bool) -> sa.TextClause:
         result = "SELECT count(*) FROM instance_update"
     else:
         result = "SELECT 1"
-    statement = sa.text("WITH " + ",\n".join(parts) + "\n" + result)
-    if with_instance:
-        statement = statement.bindparams(*(sa.bindparam(name, type_=INSTANCES.c[name].type) for name in MUTABLE_COLUMNS))
-    return statement
+    types = {name: INSTANCES.c[name].type for name in MUTABLE_COLUMNS} if with_instance else {}
+    return driver.Statement("WITH " + ",\n".join(parts) + "\n" + result, parameter_types=types)
 
 
 _WITH_INSTANCE = _one_statement(True)
@@ -196,14 +195,30 @@ def _flush_as_one_statement(session: Session, writes: PendingWrites) -> None:
         "audit": _json_rows(writes.audit),
     }
     if writes.instance is None:
-        session.execute(_WITHOUT_INSTANCE, params)
+        _WITHOUT_INSTANCE.fetch_one(session, params)
         return
-    if session.execute(_WITH_INSTANCE, {**params, **writes.instance}).scalar_one() != 1:
+    if _WITH_INSTANCE.fetch_one(session, {**params, **writes.instance}) != (1,):
         raise _stale(writes.instance)
 
 
 def _flush_before_orm(session: Session, *_args) -> None:
     if _KEY in session.info:
+        flush(session)
+
+
+def _flush_before_commit(session: Session) -> None:
+    """Send the pending writes; as a transaction of their own when nothing else is written or was run in this one.
+
+    The ORM flushes after this hook and before the commit, so with no ORM
+    changes left these writes are the transaction's last statement, and
+    when it is also its first, sending it alone spares two round trips.
+    """
+    if _KEY not in session.info:
+        return
+    if session.new or session.dirty or session.deleted:
+        flush(session)
+        return
+    with autocommit.alone(session):
         flush(session)
 
 
@@ -222,6 +237,6 @@ def _drop_when_transaction_ends(session: Session, transaction) -> None:
 
 
 sa.event.listen(Session, "before_flush", _flush_before_orm)
-sa.event.listen(Session, "before_commit", _flush_before_orm)
+sa.event.listen(Session, "before_commit", _flush_before_commit)
 sa.event.listen(Session, "do_orm_execute", _flush_before_query)
 sa.event.listen(Session, "after_transaction_end", _drop_when_transaction_ends)

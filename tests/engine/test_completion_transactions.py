@@ -1,0 +1,183 @@
+"""How a task completion reaches PostgreSQL: one read and one write, each its own transaction when nothing else is written.
+
+The observer below wraps psycopg's own cursor and commit, so it sees what
+goes to the server whether SQLAlchemy or engine.driver sends it.
+"""
+
+from datetime import timedelta
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+
+import engine.runtime as runtime
+from careplace.db import make_db_engine, make_session_factory
+from engine import rows
+from engine.errors import ConflictError
+from engine.models import HumanTask, Instance, Job
+from engine.runtime import Engine
+from helpers import ADMIN, audit_kinds, deploy_file, instance_row, only_task, open_elements
+
+
+@pytest.fixture
+def pg_engine(pg_url, registry):
+    pool = make_db_engine(pg_url)
+    yield Engine(make_session_factory(pool), registry)
+    pool.dispose()
+
+
+@pytest.fixture
+def sent(monkeypatch) -> list[tuple[str, bool]]:
+    """Each statement psycopg sends, as (first word, whether it ran in autocommit), and each COMMIT that had a transaction to end."""
+    statements: list[tuple[str, bool]] = []
+    execute, commit = psycopg.Cursor.execute, psycopg.Connection.commit
+
+    def observed_execute(cursor, query, params=None, **options):
+        statements.append((str(query).split(None, 1)[0].upper(), cursor.connection.autocommit))
+        return execute(cursor, query, params, **options)
+
+    def observed_commit(connection):
+        if connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            statements.append(("COMMIT", False))
+        return commit(connection)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", observed_execute)
+    monkeypatch.setattr(psycopg.Connection, "commit", observed_commit)
+    return statements
+
+
+def test_completion_sends_one_read_and_one_write_each_alone(pg_engine, sent):
+    deploy_file(pg_engine, "parallel_gateway.bpmn")
+    instance_id = pg_engine.start("parallel_checks")
+    task = only_task(pg_engine, instance_id, "check_references")
+    version_before = instance_row(pg_engine.session_factory, instance_id).row_version
+    # A first completion in this process also reads the version's spec; this one finds it cached.
+    warm_up = pg_engine.start("parallel_checks")
+    pg_engine.complete(only_task(pg_engine, warm_up, "check_references").id, {}, ADMIN)
+    sent.clear()
+
+    pg_engine.complete(task.id, {}, ADMIN)
+
+    # Autocommit means psycopg sent no BEGIN, and no COMMIT was left to send.
+    assert sent == [("SELECT", True), ("WITH", True)]
+    assert open_elements(pg_engine, instance_id) == ["check_training"]
+    assert instance_row(pg_engine.session_factory, instance_id).row_version == version_before + 1
+    assert audit_kinds(pg_engine.session_factory, instance_id)[-1] == "task.completed"
+
+
+def test_completion_that_adds_a_job_writes_in_one_transaction(pg_engine, sent):
+    deploy_file(pg_engine, "user_service.bpmn")
+    instance_id = pg_engine.start("review", data={"owner": "casey.manager"})
+    task = only_task(pg_engine, instance_id)
+    sent.clear()
+
+    pg_engine.complete(task.id, {"approved": True, "hours": 12}, ADMIN)
+
+    # The read needs no transaction; the instance write and the job insert share one.
+    assert sent[0] == ("SELECT", True)
+    assert ("WITH", False) in sent
+    assert sent[-1] == ("COMMIT", False)
+    with pg_engine.session_factory() as session:
+        assert session.scalars(sa.select(Job.topic).where(Job.instance_id == instance_id)).all() == ["test.echo"]
+
+
+def test_failed_job_insert_rolls_back_the_completion(pg_engine, pg_url):
+    deploy_file(pg_engine, "user_service.bpmn")
+    instance_id = pg_engine.start("review", data={"owner": "casey.manager"})
+    task = only_task(pg_engine, instance_id)
+    version_before = instance_row(pg_engine.session_factory, instance_id).row_version
+    admin = make_db_engine(pg_url)
+    with admin.begin() as connection:
+        connection.exec_driver_sql(
+            "CREATE FUNCTION refuse_job() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'job inserts refused by the test'; END $$"
+        )
+        connection.exec_driver_sql("CREATE TRIGGER refuse_job BEFORE INSERT ON engine_jobs FOR EACH ROW EXECUTE FUNCTION refuse_job()")
+    try:
+        with pytest.raises(sa.exc.DBAPIError, match="job inserts refused"):
+            pg_engine.complete(task.id, {"approved": True, "hours": 12}, ADMIN)
+    finally:
+        with admin.begin() as connection:
+            connection.exec_driver_sql("DROP TRIGGER refuse_job ON engine_jobs")
+            connection.exec_driver_sql("DROP FUNCTION refuse_job()")
+        admin.dispose()
+
+    assert open_elements(pg_engine, instance_id) == ["approve"]
+    assert instance_row(pg_engine.session_factory, instance_id).row_version == version_before
+    assert "task.completed" not in audit_kinds(pg_engine.session_factory, instance_id)
+
+
+def test_instance_changed_between_read_and_write_is_a_conflict(pg_engine, monkeypatch):
+    deploy_file(pg_engine, "parallel_gateway.bpmn")
+    instance_id = pg_engine.start("parallel_checks")
+    references = only_task(pg_engine, instance_id, "check_references")
+    training = only_task(pg_engine, instance_id, "check_training")
+    save = runtime.save
+
+    def save_after_another_writer(session, loaded, **options):
+        monkeypatch.setattr(runtime, "save", save)
+        # Another completion commits after this one read the instance and before it writes.
+        pg_engine.complete(training.id, {}, ADMIN)
+        save(session, loaded, **options)
+
+    monkeypatch.setattr(runtime, "save", save_after_another_writer)
+
+    with pytest.raises(ConflictError, match=references.id):
+        pg_engine.complete(references.id, {}, ADMIN)
+
+    assert open_elements(pg_engine, instance_id) == ["check_references"]
+    assert audit_kinds(pg_engine.session_factory, instance_id).count("task.completed") == 1
+    pg_engine.complete(references.id, {}, ADMIN)
+    assert open_elements(pg_engine, instance_id) == ["approve_provider"]
+
+
+def test_lost_connection_is_replaced_and_hides_task_data(pg_engine, pg_url, monkeypatch):
+    deploy_file(pg_engine, "parallel_gateway.bpmn")
+    instance_id = pg_engine.start("parallel_checks", data={"full_name": "Ada Example"})
+    references = only_task(pg_engine, instance_id, "check_references")
+    training = only_task(pg_engine, instance_id, "check_training")
+    admin = make_db_engine(pg_url, isolation_level="AUTOCOMMIT")
+    save = runtime.save
+
+    def save_after_losing_the_connection(session, loaded, **options):
+        monkeypatch.setattr(runtime, "save", save)
+        backend = session.connection().connection.driver_connection.info.backend_pid
+        with admin.connect() as connection:
+            connection.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+        save(session, loaded, **options)
+
+    monkeypatch.setattr(runtime, "save", save_after_losing_the_connection)
+    try:
+        with pytest.raises(sa.exc.OperationalError) as raised:
+            pg_engine.complete(references.id, {}, ADMIN)
+    finally:
+        admin.dispose()
+
+    assert raised.value.connection_invalidated
+    assert "Ada Example" not in str(raised.value)
+    # The pool connects again, and the task is still open.
+    pg_engine.complete(references.id, {}, ADMIN)
+    pg_engine.complete(training.id, {}, ADMIN)
+    assert open_elements(pg_engine, instance_id) == ["approve_provider"]
+
+
+def test_driver_read_returns_times_in_utc_whatever_the_server_zone(pg_engine):
+    deploy_file(pg_engine, "parallel_gateway.bpmn")
+    instance_id = pg_engine.start("parallel_checks")
+    task = only_task(pg_engine, instance_id, "check_references")
+    with pg_engine.session_factory() as session:
+        stored = session.get(Instance, instance_id).created_at
+
+    with pg_engine.session_factory() as session:
+        session.execute(sa.text("SET TIME ZONE 'Asia/Kolkata'"))
+        found, read = rows.read_task_with_instance(session, task.id)
+
+    assert found == rows.TaskRow(task.id, instance_id, "open", None, "provider_services", "check_references")
+    assert read.row.created_at == stored
+    assert read.row.created_at.utcoffset() == timedelta(0)
+    assert read.open_task_ids == {task.id, only_task(pg_engine, instance_id, "check_training").id}
+
+
+def test_driver_read_of_a_missing_task_is_none(pg_engine):
+    with pg_engine.session_factory() as session:
+        assert rows.read_task_with_instance(session, "00000000-0000-0000-0000-000000000000") is None
+        assert session.scalars(sa.select(HumanTask)).all() == []
