@@ -131,7 +131,7 @@ _CLOSED_PART = """closed_tasks AS (
         completed_at = COALESCE(task.completed_at, closed.completed_at),
         completed_by = COALESCE(closed.completed_by, task.completed_by)
     FROM json_to_recordset(CAST(%(closed)s AS json)) AS closed(id varchar, status varchar, completed_at timestamptz, completed_by varchar)
-    WHERE task.id = closed.id AND task.status = 'open' AND {guard}
+    WHERE task.id = closed.id AND task.id = ANY(%(closed_ids)s) AND task.status = 'open' AND {guard}
     RETURNING task.id
 )"""
 _OPENED_PART = f"""opened_tasks AS (
@@ -189,6 +189,8 @@ def _json_value(value):
 
 def _flush_as_one_statement(session: Session, writes: PendingWrites) -> None:
     params = {
+        # The ids again as an array, so the planner finds the rows by primary key and not by scanning every open task.
+        "closed_ids": [row["id"] for row in writes.closed],
         "closed": _json_rows(writes.closed),
         "opened": _json_rows(writes.opened),
         "candidates": _json_rows(writes.candidates),
