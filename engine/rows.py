@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import instance_state, set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from engine import autocommit, driver, writes
@@ -39,6 +39,7 @@ _TASK_COLUMNS = (
     TASKS.c.element_id.label("task_element_id"),
 )
 _ROW_KEYS = tuple(column.key for column in INSTANCES.c)
+_INSTANCE_MANAGER = sa.inspect(Instance).class_manager
 
 _SELECT_INSTANCE = (
     sa.select(*_INSTANCE_COLUMNS)
@@ -166,7 +167,9 @@ def _attach(session: Session, values: dict) -> Instance:
     """
     row = session.identity_map.get(identity_key(Instance, values["id"]))
     if row is None:
-        row = Instance(**values)
+        # Fill the new object's state as the ORM does when it loads a row; the constructor would record each value as a change.
+        row = _INSTANCE_MANAGER.new_instance()
+        instance_state(row).dict.update(values)
         make_transient_to_detached(row)
         session.add(row)
         return row
