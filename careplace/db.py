@@ -9,6 +9,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine import readonly
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -35,6 +37,8 @@ def make_db_engine(url: str, **kwargs) -> sa.Engine:
     engine = sa.create_engine(url, **kwargs)
     if not kwargs.get("pool_pre_ping"):
         _ping_after_idle(engine)
+    if engine.dialect.name == "postgresql":
+        readonly.install(engine)
     return engine
 
 

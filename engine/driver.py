@@ -10,14 +10,17 @@ DB-API cursor instead, in whatever transaction the session has open.
 What SQLAlchemy would otherwise do is kept: column types convert bound and
 returned values (``Statement`` takes their processors), psycopg errors are
 raised as SQLAlchemy's ``DBAPIError`` subclasses, and a lost connection is
-invalidated so that the pool replaces it. Statement events and echo logging
-do not see these statements.
+invalidated so that the pool replaces it, and a write is recorded for
+``engine.readonly``. Statement events and echo logging do not see these
+statements.
 """
 
 from collections.abc import Mapping, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+
+from engine import readonly
 
 
 class Statement:
@@ -54,6 +57,9 @@ class Statement:
 def _execute(connection: sa.Connection, sql: str, params: dict) -> tuple | None:
     driver = connection.connection.driver_connection
     dialect = connection.dialect
+    if not readonly.is_plain_read(sql):
+        # SQLAlchemy's statement events do not see this one, so record the write for the rollback (engine.readonly).
+        readonly.mark_written(connection)
     try:
         with driver.cursor() as cursor:
             cursor.execute(sql, params)
