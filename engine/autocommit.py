@@ -19,6 +19,7 @@ statement, and only when no transaction is open yet on it.
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import sqlalchemy as sa
 from psycopg.pq import TransactionStatus
 from sqlalchemy.orm import Session
 
@@ -28,11 +29,13 @@ def alone(session: Session) -> Iterator[bool]:
     """Let the statements run in the block commit one by one, if the session's connection has no transaction open yet.
 
     Yields True when they do. It yields False, and changes nothing, on
-    SQLite or when a transaction is already open, so the statements then
-    join that transaction as usual.
+    SQLite, when a transaction is already open, or when the session is bound
+    to a caller's Connection, so the statements then join that transaction
+    as usual.
     """
     connection = session.connection()
-    if connection.dialect.name != "postgresql":
+    # A session bound to a Connection joins a transaction its caller owns, which may go on after this session commits.
+    if connection.dialect.name != "postgresql" or not isinstance(session.get_bind(), sa.Engine):
         yield False
         return
     driver = connection.connection.driver_connection

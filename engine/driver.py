@@ -66,7 +66,10 @@ def _execute(connection: sa.Connection, sql: str, params: dict) -> tuple | None:
             return cursor.fetchone()
     except dialect.loaded_dbapi.Error as error:
         disconnected = dialect.is_disconnect(error, driver, None)
-        if disconnected:
+        if disconnected and not connection.invalidated:
+            # As SQLAlchemy's own error handling does: a lost connection usually means the server restarted, so every
+            # pooled connection made before now is replaced at its next checkout, not only this one.
+            connection.engine.pool._invalidate(connection.connection, error)
             connection.invalidate(error)
         # The parameters hold instance state, which can name a service user, so the error leaves them out.
         raise sa.exc.DBAPIError.instance(sql, params, error, dialect.loaded_dbapi.Error, hide_parameters=True, connection_invalidated=disconnected) from error

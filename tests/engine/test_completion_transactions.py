@@ -9,6 +9,7 @@ from datetime import timedelta
 import psycopg
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm import sessionmaker
 
 import engine.runtime as runtime
 from careplace.db import make_db_engine, make_session_factory
@@ -46,6 +47,7 @@ def sent(monkeypatch) -> list[tuple[str, bool]]:
     return statements
 
 
+@pytest.mark.postgres
 def test_completion_sends_one_read_and_one_write_each_alone(pg_engine, sent):
     deploy_file(pg_engine, "parallel_gateway.bpmn")
     instance_id = pg_engine.start("parallel_checks")
@@ -65,6 +67,7 @@ def test_completion_sends_one_read_and_one_write_each_alone(pg_engine, sent):
     assert audit_kinds(pg_engine.session_factory, instance_id)[-1] == "task.completed"
 
 
+@pytest.mark.postgres
 def test_completion_that_adds_a_job_writes_in_one_transaction(pg_engine, sent):
     deploy_file(pg_engine, "user_service.bpmn")
     instance_id = pg_engine.start("review", data={"owner": "casey.manager"})
@@ -81,6 +84,7 @@ def test_completion_that_adds_a_job_writes_in_one_transaction(pg_engine, sent):
         assert session.scalars(sa.select(Job.topic).where(Job.instance_id == instance_id)).all() == ["test.echo"]
 
 
+@pytest.mark.postgres
 def test_failed_job_insert_rolls_back_the_completion(pg_engine, pg_url):
     deploy_file(pg_engine, "user_service.bpmn")
     instance_id = pg_engine.start("review", data={"owner": "casey.manager"})
@@ -106,6 +110,7 @@ def test_failed_job_insert_rolls_back_the_completion(pg_engine, pg_url):
     assert "task.completed" not in audit_kinds(pg_engine.session_factory, instance_id)
 
 
+@pytest.mark.postgres
 def test_instance_changed_between_read_and_write_is_a_conflict(pg_engine, monkeypatch):
     deploy_file(pg_engine, "parallel_gateway.bpmn")
     instance_id = pg_engine.start("parallel_checks")
@@ -130,6 +135,7 @@ def test_instance_changed_between_read_and_write_is_a_conflict(pg_engine, monkey
     assert open_elements(pg_engine, instance_id) == ["approve_provider"]
 
 
+@pytest.mark.postgres
 def test_lost_connection_is_replaced_and_hides_task_data(pg_engine, pg_url, monkeypatch):
     deploy_file(pg_engine, "parallel_gateway.bpmn")
     instance_id = pg_engine.start("parallel_checks", data={"full_name": "Ada Example"})
@@ -160,6 +166,7 @@ def test_lost_connection_is_replaced_and_hides_task_data(pg_engine, pg_url, monk
     assert open_elements(pg_engine, instance_id) == ["approve_provider"]
 
 
+@pytest.mark.postgres
 def test_driver_read_returns_times_in_utc_whatever_the_server_zone(pg_engine):
     deploy_file(pg_engine, "parallel_gateway.bpmn")
     instance_id = pg_engine.start("parallel_checks")
@@ -177,7 +184,67 @@ def test_driver_read_returns_times_in_utc_whatever_the_server_zone(pg_engine):
     assert read.open_task_ids == {task.id, only_task(pg_engine, instance_id, "check_training").id}
 
 
+@pytest.mark.postgres
 def test_driver_read_of_a_missing_task_is_none(pg_engine):
     with pg_engine.session_factory() as session:
         assert rows.read_task_with_instance(session, "00000000-0000-0000-0000-000000000000") is None
         assert session.scalars(sa.select(HumanTask)).all() == []
+
+
+def terminate_backends(pg_url: str, pids: list[int]) -> None:
+    admin = make_db_engine(pg_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            for pid in pids:
+                connection.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    finally:
+        admin.dispose()
+
+
+def test_completion_in_outer_transaction_rolls_back(db_engine, registry):
+    engine = Engine(make_session_factory(db_engine), registry)
+    deploy_file(engine, "parallel_gateway.bpmn")
+    instance_id = engine.start("parallel_checks")
+    references = only_task(engine, instance_id, "check_references")
+
+    # SQLAlchemy's way to join a session to a transaction that its caller owns: the session's commit
+    # leaves the outer transaction open, so the caller's rollback undoes everything the session wrote.
+    # SQLAlchemy has begun the outer transaction, but psycopg sends BEGIN only with the first statement.
+    with db_engine.connect() as connection:
+        outer = connection.begin()
+        joined = Engine(sessionmaker(bind=connection, expire_on_commit=False), registry)
+        joined.complete(references.id, {}, ADMIN)
+        outer.rollback()
+
+    assert open_elements(engine, instance_id) == ["check_references", "check_training"]
+    assert "task.completed" not in audit_kinds(engine.session_factory, instance_id)
+
+
+@pytest.mark.postgres
+def test_lost_server_fails_only_one_completion(pg_url, registry):
+    pool = make_db_engine(pg_url, pool_size=3, max_overflow=0)
+    engine = Engine(make_session_factory(pool), registry)
+    try:
+        deploy_file(engine, "parallel_gateway.bpmn")
+        instance_id = engine.start("parallel_checks")
+        references = only_task(engine, instance_id, "check_references")
+
+        # Fill the pool with three connections, then end all of them, as a server restart does.
+        checked_out = [pool.connect() for _ in range(3)]
+        pids = [connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one() for connection in checked_out]
+        for connection in checked_out:
+            connection.close()
+        terminate_backends(pg_url, pids)
+
+        # careplace.db relies on this: the first statement on a dead connection fails, SQLAlchemy then
+        # marks every pooled connection stale, and the next checkout connects afresh.
+        with pytest.raises(sa.exc.OperationalError) as first_failure:
+            engine.complete(references.id, {}, ADMIN)
+        assert first_failure.value.connection_invalidated
+
+        # The read that starts a completion goes through engine.driver, which replaces only its own connection.
+        engine.complete(references.id, {}, ADMIN)
+
+        assert open_elements(engine, instance_id) == ["check_training"]
+    finally:
+        pool.dispose()

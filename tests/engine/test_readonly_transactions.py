@@ -32,6 +32,7 @@ def prepared_count(pool) -> int:
         return connection.exec_driver_sql(PREPARED_COUNT).scalar()
 
 
+@pytest.mark.postgres
 def test_read_only_session_keeps_prepared_statements(one_connection):
     factory = make_session_factory(one_connection)
     with factory() as session:
@@ -40,6 +41,7 @@ def test_read_only_session_keeps_prepared_statements(one_connection):
     assert prepared_count(one_connection) >= 1
 
 
+@pytest.mark.postgres
 def test_session_that_wrote_still_rolls_back(one_connection):
     factory = make_session_factory(one_connection)
     with factory() as session:
@@ -50,6 +52,7 @@ def test_session_that_wrote_still_rolls_back(one_connection):
         assert session.scalars(sa.select(Deployment)).all() == []
 
 
+@pytest.mark.postgres
 def test_driver_write_then_rollback_writes_nothing(one_connection):
     factory = make_session_factory(one_connection)
     with factory() as session:
@@ -62,6 +65,7 @@ def test_driver_write_then_rollback_writes_nothing(one_connection):
         assert session.scalars(sa.select(AuditEvent).where(AuditEvent.kind == "test.discarded")).all() == []
 
 
+@pytest.mark.postgres
 def test_failed_statement_rolls_back_and_connection_recovers(one_connection):
     factory = make_session_factory(one_connection)
     with factory() as session:
@@ -72,6 +76,7 @@ def test_failed_statement_rolls_back_and_connection_recovers(one_connection):
         assert session.execute(sa.text("SELECT 1")).scalar() == 1
 
 
+@pytest.mark.postgres
 def test_locking_read_rolls_back(one_connection, monkeypatch):
     rollbacks = []
     factory = make_session_factory(one_connection)
