@@ -242,7 +242,7 @@ def test_lost_server_fails_only_one_completion(pg_url, registry):
             engine.complete(references.id, {}, ADMIN)
         assert first_failure.value.connection_invalidated
 
-        # The read that starts a completion goes through engine.driver, which replaces only its own connection.
+        # The first failure marked the whole pool stale, so this completion gets a new connection.
         engine.complete(references.id, {}, ADMIN)
 
         assert open_elements(engine, instance_id) == ["check_training"]
