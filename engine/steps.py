@@ -5,14 +5,13 @@ import logging
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.exceptions import SpiffWorkflowException
-from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session
 
 from engine import audit, clock
 from engine.errors import ScriptError
 from engine.models import Incident
 from engine.assignment import ASSIGNMENT_KEY, resolve_assignment
-from engine.store import Loaded
+from engine.store import Loaded, TaskStates
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +53,7 @@ def advance(session: Session, loaded: Loaded, actor: str) -> bool:
 def _assign_ready_user_tasks(loaded: Loaded) -> None:
     """Evaluate assignee, candidate groups and due date of new user tasks; a failing one goes to ERROR."""
     now = clock.now()
-    for task in loaded.workflow.get_tasks(state=TaskState.READY):
+    for task in TaskStates.of(loaded.workflow).ready:
         if not isinstance(task.task_spec, UserTask) or ASSIGNMENT_KEY in task.internal_data:
             continue
         try:
