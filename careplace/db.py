@@ -37,8 +37,7 @@ def make_db_engine(url: str, **kwargs) -> sa.Engine:
     engine = sa.create_engine(url, **kwargs)
     if not kwargs.get("pool_pre_ping"):
         _ping_after_idle(engine)
-    if engine.dialect.name == "postgresql":
-        readonly.install(engine)
+    readonly.install(engine)
     return engine
 
 

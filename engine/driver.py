@@ -65,7 +65,8 @@ def _execute(connection: sa.Connection, sql: str, params: dict) -> tuple | None:
             cursor.execute(sql, params)
             return cursor.fetchone()
     except dialect.loaded_dbapi.Error as error:
-        disconnected = dialect.is_disconnect(error, driver, None)
+        # A stale prepared plan is handled as a lost connection, as engine.readonly does for SQLAlchemy's statements.
+        disconnected = dialect.is_disconnect(error, driver, None) or readonly.is_stale_plan(error)
         if disconnected and not connection.invalidated:
             # As SQLAlchemy's own error handling does: a lost connection usually means the server restarted, so every
             # pooled connection made before now is replaced at its next checkout, not only this one.

@@ -15,13 +15,21 @@ effect, so ``install`` makes SQLAlchemy's rollback send COMMIT instead
 when nothing but plain reads ran in the transaction:
 
 - a statement counts as a plain read when its SQL starts with ``SELECT``
-  and has no word ``FOR`` (as in ``FOR UPDATE`` and ``FOR SHARE``). Everything
-  else counts as a write, the uncertain cases included, so those
-  transactions still roll back. This relies on no SELECT here calling a
-  function that writes or sends a notification;
+  and has no locking clause, no ``INTO``, no second statement and no call
+  to a built-in function that writes or changes the session (such as
+  ``set_config``, ``nextval`` or ``pg_notify``). Everything else counts as
+  a write, the uncertain cases included, so those transactions still roll
+  back. This relies on no SELECT here calling a function of its own that
+  writes;
 - statements sent through psycopg directly (``engine.driver``) are
   classified the same way, by ``mark_written`` calls there;
 - a transaction in an error state is rolled back as before.
+
+Kept prepared statements have one cost. After a migration changes the type
+of a column that one of them returns, it fails with "cached plan must not
+change result type" until its connection is replaced. The first such
+failure is treated as a lost connection, so SQLAlchemy replaces every
+pooled connection and that one request fails, once per process.
 """
 
 import logging
@@ -35,12 +43,21 @@ log = logging.getLogger(__name__)
 
 # Connection.info key, set when the current transaction may have written.
 _WROTE = "careplace_transaction_wrote"
-# Any FOR as a word, which covers every locking clause (and, harmlessly, a column or string that contains the word).
-_FOR = re.compile(r"\bFOR\b", re.IGNORECASE)
+# What makes a SELECT more than a plain read: a locking clause (any FOR), SELECT INTO (which creates a table), a second
+# statement after a semicolon, or a call to a built-in function that writes or changes the session. A column, string
+# or comment that merely contains one of these only makes a read-only transaction roll back, as it did before.
+_NOT_PLAIN = re.compile(
+    r"\b(?:FOR|INTO)\b|;\s*\S|\b(?:set_config|pg_notify|nextval|setval|lo_\w+|pg_advisory\w*|dblink\w*)\s*\(",
+    re.IGNORECASE,
+)
+_STALE_PLAN = "cached plan must not change result type"
 
 
 def install(engine: sa.Engine) -> None:
-    """Register the listeners on a PostgreSQL engine."""
+    """Register the listeners on an engine that uses psycopg 3; other engines are left as they are."""
+    if engine.dialect.name != "postgresql" or engine.dialect.driver != "psycopg":
+        return
+    sa.event.listen(engine, "handle_error", _replace_connections_on_stale_plan)
     sa.event.listen(engine, "begin", _forget)
     sa.event.listen(engine, "commit", _forget)
     sa.event.listen(engine, "before_cursor_execute", _note_statement)
@@ -55,7 +72,19 @@ def mark_written(connection: sa.Connection) -> None:
 def is_plain_read(sql: str) -> bool:
     """Tell whether a statement is a SELECT without a locking clause; anything unsure counts as a write."""
     words = sql.split(None, 1)
-    return bool(words) and words[0].upper() == "SELECT" and _FOR.search(sql) is None
+    return bool(words) and words[0].upper() == "SELECT" and _NOT_PLAIN.search(sql) is None
+
+
+def is_stale_plan(error: BaseException) -> bool:
+    """Tell whether a statement failed because a prepared plan's result columns changed type since it was prepared."""
+    return isinstance(error, psycopg.errors.FeatureNotSupported) and _STALE_PLAN in str(error)
+
+
+def _replace_connections_on_stale_plan(context: sa.engine.ExceptionContext) -> None:
+    # Prepared statements now outlive read-only transactions, so after a migration changes a column's type each one
+    # fails until its connection goes. Treated as a lost connection, the first failure makes the pool replace them all.
+    if is_stale_plan(context.original_exception):
+        context.is_disconnect = True
 
 
 def _forget(connection: sa.Connection) -> None:
