@@ -32,6 +32,7 @@ failure is treated as a lost connection, so SQLAlchemy replaces every
 pooled connection and that one request fails, once per process.
 """
 
+import functools
 import logging
 import re
 
@@ -69,6 +70,7 @@ def mark_written(connection: sa.Connection) -> None:
     connection.info[_WROTE] = True
 
 
+@functools.lru_cache(maxsize=2048)
 def is_plain_read(sql: str) -> bool:
     """Tell whether a statement is a SELECT without a locking clause; anything unsure counts as a write."""
     words = sql.split(None, 1)
