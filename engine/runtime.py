@@ -34,6 +34,9 @@ from engine.store import Loaded, find_task, load, load_task, message_definitions
 
 log = logging.getLogger(__name__)
 
+# Attempts at a task completion whose instance another writer saved between its read and its write.
+COMPLETE_ATTEMPTS = 3
+
 SYSTEM = "system"
 
 
@@ -321,15 +324,26 @@ class Engine:
         """Validate ``data`` against the task's form, complete the task and run until the instance waits.
 
         Raises FormValidationError with every field error, ConflictError when
-        the task was completed (or the instance changed) by someone else first.
+        the task was completed by someone else first, or when its instance
+        kept changing under every attempt.
+
+        When another writer saved the instance between this read and this
+        write, such as a service-task job finishing in the background, nothing
+        was written, so the completion starts again from a fresh read. It then
+        finds the task completed if that writer completed it, and validates the
+        data against the instance as it is now.
         """
-        try:
-            with self.session_factory.begin() as session:
-                self._complete(session, task_id, data, actor)
-        except StaleDataError as error:
-            raise ConflictError(f"task {task_id} was changed by someone else at the same time; reload it and try again") from error
-        except sa.exc.IntegrityError as error:
-            raise ConflictError(f"task {task_id} was completed by someone else at the same time; reload it") from error
+        for attempt in range(1, COMPLETE_ATTEMPTS + 1):
+            try:
+                with self.session_factory.begin() as session:
+                    self._complete(session, task_id, data, actor)
+                break
+            except StaleDataError as error:
+                if attempt == COMPLETE_ATTEMPTS:
+                    raise ConflictError(f"task {task_id} was changed by someone else at the same time; reload it and try again") from error
+                log.info("instance of task %s changed while completing it (attempt %d of %d); reading it again", task_id, attempt, COMPLETE_ATTEMPTS)
+            except sa.exc.IntegrityError as error:
+                raise ConflictError(f"task {task_id} was completed by someone else at the same time; reload it") from error
         self.notify_committed()
 
     def _complete(self, session: Session, task_id: str, data: dict, actor: Actor) -> None:

@@ -111,28 +111,57 @@ def test_failed_job_insert_rolls_back_the_completion(pg_engine, pg_url):
 
 
 @pytest.mark.postgres
-def test_instance_changed_between_read_and_write_is_a_conflict(pg_engine, monkeypatch):
+def test_instance_changed_before_write_retries(pg_engine, monkeypatch):
     deploy_file(pg_engine, "parallel_gateway.bpmn")
     instance_id = pg_engine.start("parallel_checks")
     references = only_task(pg_engine, instance_id, "check_references")
     training = only_task(pg_engine, instance_id, "check_training")
     save = runtime.save
+    attempts = []
 
     def save_after_another_writer(session, loaded, **options):
-        monkeypatch.setattr(runtime, "save", save)
-        # Another completion commits after this one read the instance and before it writes.
-        pg_engine.complete(training.id, {}, ADMIN)
+        attempts.append(loaded.row.row_version)
+        if len(attempts) == 1:
+            # Another completion commits after this one read the instance and before it writes.
+            pg_engine.complete(training.id, {}, ADMIN)
         save(session, loaded, **options)
 
     monkeypatch.setattr(runtime, "save", save_after_another_writer)
 
+    pg_engine.complete(references.id, {}, ADMIN)
+
+    # The nested completion saved once; the first attempt failed its version check and the second read afresh.
+    assert len(attempts) == 3
+    assert attempts[2] == attempts[0] + 1
+    assert open_elements(pg_engine, instance_id) == ["approve_provider"]
+    assert audit_kinds(pg_engine.session_factory, instance_id).count("task.completed") == 2
+
+
+@pytest.mark.postgres
+def test_instance_changing_every_attempt_is_a_conflict(pg_engine, monkeypatch):
+    deploy_file(pg_engine, "parallel_gateway.bpmn")
+    instance_id = pg_engine.start("parallel_checks")
+    references = only_task(pg_engine, instance_id, "check_references")
+    version_before = instance_row(pg_engine.session_factory, instance_id).row_version
+    save = runtime.save
+    attempts = []
+
+    def save_after_a_bump(session, loaded, **options):
+        attempts.append(loaded.row.row_version)
+        # Another writer saves the instance between every read and write of this completion.
+        with pg_engine.session_factory.begin() as other:
+            other.execute(sa.update(Instance).where(Instance.id == instance_id).values(row_version=Instance.row_version + 1))
+        save(session, loaded, **options)
+
+    monkeypatch.setattr(runtime, "save", save_after_a_bump)
+
     with pytest.raises(ConflictError, match=references.id):
         pg_engine.complete(references.id, {}, ADMIN)
 
-    assert open_elements(pg_engine, instance_id) == ["check_references"]
-    assert audit_kinds(pg_engine.session_factory, instance_id).count("task.completed") == 1
-    pg_engine.complete(references.id, {}, ADMIN)
-    assert open_elements(pg_engine, instance_id) == ["approve_provider"]
+    assert len(attempts) == runtime.COMPLETE_ATTEMPTS
+    assert instance_row(pg_engine.session_factory, instance_id).row_version == version_before + runtime.COMPLETE_ATTEMPTS
+    assert open_elements(pg_engine, instance_id) == ["check_references", "check_training"]
+    assert "task.completed" not in audit_kinds(pg_engine.session_factory, instance_id)
 
 
 @pytest.mark.postgres
