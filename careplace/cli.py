@@ -9,7 +9,7 @@ from pathlib import Path
 from careplace import commands_run
 from care.errors import CareError
 from careplace.config import ConfigError, Settings
-from careplace.db import upgrade
+from careplace.db import schema_heads, upgrade
 from careplace.output import print_rows, to_jsonable
 from careplace.wiring import build_services
 from engine.errors import DiagramError, EngineError, FormValidationError
@@ -63,6 +63,8 @@ def cmd_lint(args, services) -> int:
     problems = services.engine.lint(_read_documents(args.files))
     if args.json:
         print(json.dumps([problem.as_dict() for problem in problems]))
+    elif not problems:
+        print(f"{len(args.files)} file{'s' if len(args.files) != 1 else ''} checked: no problems")
     else:
         for problem in problems:
             print(problem)
@@ -124,8 +126,11 @@ def cmd_form(args, services) -> int:
 
 
 def cmd_tasks(args, services) -> int:
-    tasks = services.engine.list_tasks(_actor(args), mine_only=args.mine, limit=args.limit, offset=args.offset)
+    actor = _actor(args)
+    tasks = services.engine.list_tasks(actor, mine_only=args.mine, limit=args.limit, offset=args.offset)
     print_rows(tasks, ["id", "name", "element_id", "business_key", "assignee", "candidate_groups", "due_at"], args.json)
+    if not tasks and not actor.groups and not actor.is_admin:
+        print(f"careplace: {actor.user} has no groups, so only tasks assigned to {actor.user} are listed; pass --groups GROUP,... or --admin", file=sys.stderr)
     return 0
 
 
@@ -199,8 +204,9 @@ def cmd_cancel_incident(args, services) -> int:
 
 
 def cmd_db_upgrade(args, services) -> int:
-    upgrade(services.settings.database_url)
-    return _done(args, "database is up to date")
+    # main() has already brought the schema up to date, before building the services that read it.
+    heads = ", ".join(sorted(schema_heads(services.settings.database_url)))
+    return _done(args, f"database schema is at the newest revision of each package: {heads}", revisions=heads.split(", "))
 
 
 def build_parser() -> argparse.ArgumentParser:

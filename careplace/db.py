@@ -7,6 +7,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine import readonly
@@ -93,3 +94,8 @@ def upgrade(url: str) -> None:
     """Bring the database at ``url`` to the newest schema of every package."""
     log.info("upgrading database schema")
     command.upgrade(alembic_config(url), "heads")
+
+
+def schema_heads(url: str) -> list[str]:
+    """Return the newest migration revision of each package."""
+    return list(ScriptDirectory.from_config(alembic_config(url)).get_heads())

@@ -120,3 +120,31 @@ def test_cli_worker_bad_setting(cli, monkeypatch):
 
     assert code == 1
     assert json.loads(out)["error"] == "ConfigError"
+
+
+def test_cli_db_upgrade_names_heads(cli):
+    code, out, _err = cli("db-upgrade")
+
+    assert code == 0
+    assert out.startswith("database schema is at the newest revision of each package: ")
+    assert "engine_0003" in out
+
+
+def test_cli_tasks_without_groups_hints(cli):
+    assert cli("deploy", str(DIAGRAMS / "parallel_gateway.bpmn"))[0] == 0
+    assert cli("start", "parallel_checks")[0] == 0
+
+    code, out, err = cli("tasks")
+
+    assert code == 0
+    assert "(none)" in out
+    assert "operator has no groups" in err
+    assert "--groups" in err
+    assert cli("tasks", "--groups", "provider_services")[2] == ""
+
+
+def test_cli_lint_clean_file_says_so(cli):
+    code, out, _err = cli("lint", str(DIAGRAMS / "parallel_gateway.bpmn"))
+
+    assert code == 0
+    assert out == "1 file checked: no problems\n"
