@@ -6,6 +6,7 @@ from datetime import timedelta
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from care.models.people import User
 from engine import clock
 from engine.errors import FormValidationError
 from engine.models import HumanTask
@@ -121,7 +122,19 @@ def task_page(task_id: str):
     labels = {field.id: field.label for field in form.fields}
     summary = [(field_id, f"{labels.get(field_id, field_id)} {message}") for field_id, message in errors.items()]
     status = 422 if errors else 200
+    completed_by = _completed_by_name(form.task.completed_by)
     return (
-        render_template("tasks/form.html", form=form, task=form.task, fields=field_views(form.fields, values, errors), summary=summary, action_form=action_form, now=clock.now()),
+        render_template(
+            "tasks/form.html", form=form, task=form.task, fields=field_views(form.fields, values, errors), summary=summary, action_form=action_form, now=clock.now(), completed_by=completed_by
+        ),
         status,
     )
+
+
+def _completed_by_name(actor: str | None) -> str | None:
+    """Return the display name of the user who completed a task; other actors (a system job, the CLI) by their id."""
+    if actor is None or not actor.isdigit():
+        return actor
+    with services().session_factory() as db:
+        user = db.get(User, int(actor))
+    return user.display_name if user is not None else actor

@@ -149,3 +149,18 @@ def test_task_form_completed_twice_conflict(logged_in, csrf_token, people, task_
     response = client.post(f"/tasks/{task_id}", data={"csrf_token": token, "hours": "12"})
 
     assert response.status_code == 409
+
+
+def test_completed_task_page_shows_no_form(logged_in, csrf_token, people, task_id):
+    client = logged_in(people.care_manager)
+    token = csrf_token(client, f"/tasks/{task_id}")
+    client.post(f"/tasks/{task_id}", data={"csrf_token": token, "hours": "12"})
+
+    response = client.get(f"/tasks/{task_id}")
+    page = response.get_data(as_text=True)
+
+    assert response.status_code == 200
+    assert f"This task was completed by {people.care_manager.display_name} on" in page
+    assert "Complete task" not in page
+    assert "Claim task" not in page
+    assert 'name="hours"' not in page
