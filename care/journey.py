@@ -56,8 +56,15 @@ def record_application(
     if provider.kind == ProviderKind.CHARITY and not charity_number:
         raise InvalidValueError("charity_number", charity_number, "a charity gives its registered charity number")
 
+    cqc_provider_id = cqc_provider_id.strip()
+    holder = session.scalars(sa.select(Provider).where(Provider.cqc_provider_id == cqc_provider_id, Provider.id != provider.id)).first()
+    if holder is not None:
+        raise InvalidValueError(
+            "cqc_provider_id", cqc_provider_id, f"provider {holder.id} ({holder.name}) already has this CQC provider id; check the id on the CQC register"
+        )
+
     provider.name = name.strip()
-    provider.cqc_provider_id = cqc_provider_id.strip()
+    provider.cqc_provider_id = cqc_provider_id
     provider.company_number = company_number
     provider.charity_number = charity_number
     change_provider_status(session, provider.id, ProviderStatus.APPLIED, changed_by_id=None, reason="application received")

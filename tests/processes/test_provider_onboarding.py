@@ -241,3 +241,26 @@ def test_create_account_staff_address_becomes_incident(journey, actors, session_
     assert provider_users(journey, provider_id) == []
     assert account_tokens(journey) == []
     assert journey.emails("access_instructions") == []
+
+
+def test_duplicate_cqc_id_incident_names_holder(journey, actors):
+    _first_instance, first_id = start_and_apply(journey, actors)
+    second_instance = journey.engine.start("provider_onboarding", business_key="onboarding-Second Care Ltd")
+    journey.complete(
+        "record_contact",
+        {"contact_route": "contact_centre", "provider_name": "Second Care Ltd", "provider_kind": "company", "contact_email": "office@second.example"},
+        actors.staff,
+        instance_id=second_instance,
+    )
+    second_id = journey.engine.instance_data(second_instance)["provider_id"]
+    form = {"contact_person": "Sam Example", "documents_uploaded": "true", "charity_number": "", **BRIGHTWATER, "provider_name": "Second Care Ltd", "company_number": "09000099"}
+
+    journey.complete("apply", form, actors.provider("applicant", second_id), instance_id=second_instance)
+    journey.run_jobs()
+
+    [incident] = journey.incidents()
+    assert incident.element_id == "record_application"
+    assert "1-000000001" in incident.error
+    assert f"provider {first_id} (Brightwater Home Care Ltd) already has this CQC provider id" in incident.error
+    assert "IntegrityError" not in incident.error
+    assert journey.get(Provider, second_id).cqc_provider_id is None
