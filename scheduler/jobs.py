@@ -1,6 +1,7 @@
 """One pass of each scheduler job; each returns how much work it did, for logs and ``--once``."""
 
 import logging
+import threading
 from dataclasses import dataclass, field
 
 from engine.jobs import JobRunner
@@ -32,6 +33,10 @@ class SchedulerJobs:
         """
         self.services = services
         self.worker_id = worker_id
+        # Whether run_service_tasks is running, and whether new work was noted since its last look for due jobs.
+        self._pass_lock = threading.Lock()
+        self._pass_running = False
+        self._work_noted = False
         self.runner = JobRunner(services.session_factory, services.registry, worker_id)
         self.deliver_email = deliver_email
         self.send_calendar_messages = send_calendar_messages
@@ -57,15 +62,37 @@ class SchedulerJobs:
     def run_service_tasks(self, *, limit: int = 20, max_rounds: int = 50) -> int:
         """Run due service tasks until none is due, so a chain of service tasks finishes in one pass.
 
-        ``max_rounds`` bounds a pass, so a diagram that keeps making new jobs cannot hold the worker.
+        ``max_rounds`` bounds a pass, so a diagram that keeps making new jobs
+        cannot hold the worker. New work noted by ``note_new_work`` while the
+        pass runs makes it look once more before it ends.
         """
+        with self._pass_lock:
+            self._pass_running, self._work_noted = True, False
         total = 0
-        for _round in range(max_rounds):
-            outcomes = self.runner.run_due(limit=limit)
-            total += len(outcomes)
-            if not outcomes:
-                break
-        return total
+        try:
+            rounds = 0
+            while True:
+                while rounds < max_rounds:
+                    rounds += 1
+                    outcomes = self.runner.run_due(limit=limit)
+                    total += len(outcomes)
+                    if not outcomes:
+                        break
+                with self._pass_lock:
+                    if not self._work_noted or rounds >= max_rounds:
+                        self._pass_running = False
+                        return total
+                    self._work_noted = False
+        finally:
+            with self._pass_lock:
+                self._pass_running = False
+
+    def note_new_work(self) -> bool:
+        """Note that a request made new service-task work; True when a running pass takes it, so no new pass is needed."""
+        with self._pass_lock:
+            if self._pass_running:
+                self._work_noted = True
+            return self._pass_running
 
     def deliver_outbox(self) -> int:
         if not self.deliver_email or not self.services.handler_settings.smtp_host:

@@ -41,8 +41,15 @@ def start_scheduler(services, worker_id: str, *, interval: float, deliver_email:
     return scheduler, jobs
 
 
-def wake(scheduler: BackgroundScheduler) -> None:
-    """Bring the service-task job forward, after a request made new work."""
+def wake(scheduler: BackgroundScheduler, jobs: SchedulerJobs) -> None:
+    """Bring the service-task job forward, after a request made new work.
+
+    A pass that is running takes the work itself. Bringing the job forward
+    then would only make APScheduler skip the run, with a warning, because
+    the job runs one at a time.
+    """
+    if jobs.note_new_work():
+        return
     job = scheduler.get_job("service_tasks")
     if job is not None:
         job.modify(next_run_time=_now())

@@ -77,3 +77,31 @@ def test_run_pass_failure_does_not_stop_others(services, scheduler_jobs, recorde
     assert report.jobs_run == 1
     assert services.engine.get_instance(instance_id).status == "completed"
     assert "worker pass_worker: timers pass failed" in caplog.text
+
+
+def test_work_noted_during_pass_runs_in_it(services, scheduler_jobs, recorded_visits):
+    services.engine.deploy({"exec_record.bpmn": read_diagram("exec_record.bpmn")}, "analyst_anna")
+    run_due = scheduler_jobs.runner.run_due
+    taken = []
+
+    def run_due_then_new_work(**options):
+        outcomes = run_due(**options)
+        if not outcomes and not taken:
+            # A request commits new work after the pass found nothing due, while the pass is still running.
+            services.engine.start("exec_record", business_key="VIS-603")
+            taken.append(scheduler_jobs.note_new_work())
+        return outcomes
+
+    scheduler_jobs.runner.run_due = run_due_then_new_work
+
+    count = scheduler_jobs.run_service_tasks()
+
+    assert taken == [True]
+    assert count == 1
+    assert len(recorded_visits) == 1
+    assert scheduler_jobs.note_new_work() is False
+
+
+def test_work_noted_between_passes_needs_a_pass(scheduler_jobs):
+    assert scheduler_jobs.note_new_work() is False
+    assert scheduler_jobs.run_service_tasks() == 0
