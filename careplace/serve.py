@@ -68,7 +68,7 @@ def run_serve(args) -> int:
     # The scheduler's first pass runs at once, so it creates and sends the demo enquiry raised above.
     worker_id = default_worker_id()
     scheduler, jobs = start_scheduler(services, worker_id, interval=settings.worker_interval, deliver_email=False)
-    services.engine.after_commit.append(lambda: wake(scheduler, jobs))
+    services.engine.after_commit.append(lambda: wake(scheduler))
     app = create_app(settings, services)
     server = make_server(args.host, args.port, app, threaded=True)
 

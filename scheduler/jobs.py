@@ -2,6 +2,7 @@
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from engine.jobs import JobRunner
@@ -37,6 +38,8 @@ class SchedulerJobs:
         self._pass_lock = threading.Lock()
         self._pass_running = False
         self._work_noted = False
+        # Called when a pass stops at max_rounds with new work noted; start_scheduler sets it to bring the job forward.
+        self.on_work_left: Callable[[], None] | None = None
         self.runner = JobRunner(services.session_factory, services.registry, worker_id)
         self.deliver_email = deliver_email
         self.send_calendar_messages = send_calendar_messages
@@ -62,15 +65,20 @@ class SchedulerJobs:
     def run_service_tasks(self, *, limit: int = 20, max_rounds: int = 50) -> int:
         """Run due service tasks until none is due, so a chain of service tasks finishes in one pass.
 
-        ``max_rounds`` bounds a pass, so a diagram that keeps making new jobs
-        cannot hold the worker. New work noted by ``note_new_work`` while the
-        pass runs makes it look once more before it ends.
+        A request that makes new work brings this job forward (``wake``), and
+        APScheduler may then start it while a pass is running. That second run
+        only notes the work and returns, and the running pass looks for due jobs
+        once more before it ends. ``max_rounds`` bounds a pass, so a diagram that
+        keeps making new jobs cannot hold the worker; work noted when it runs out
+        goes to ``on_work_left``, which brings the job forward again.
         """
         with self._pass_lock:
+            if self._pass_running:
+                self._work_noted = True
+                return 0
             self._pass_running, self._work_noted = True, False
-        total = 0
+        total, rounds, work_left = 0, 0, False
         try:
-            rounds = 0
             while True:
                 while rounds < max_rounds:
                     rounds += 1
@@ -79,20 +87,18 @@ class SchedulerJobs:
                     if not outcomes:
                         break
                 with self._pass_lock:
-                    if not self._work_noted or rounds >= max_rounds:
-                        self._pass_running = False
-                        return total
+                    if not self._work_noted:
+                        break
+                    if rounds >= max_rounds:
+                        work_left = True
+                        break
                     self._work_noted = False
         finally:
             with self._pass_lock:
                 self._pass_running = False
-
-    def note_new_work(self) -> bool:
-        """Note that a request made new service-task work; True when a running pass takes it, so no new pass is needed."""
-        with self._pass_lock:
-            if self._pass_running:
-                self._work_noted = True
-            return self._pass_running
+        if work_left and self.on_work_left is not None:
+            self.on_work_left()
+        return total
 
     def deliver_outbox(self) -> int:
         if not self.deliver_email or not self.services.handler_settings.smtp_host:

@@ -16,6 +16,7 @@ from scheduler.jobs import SchedulerJobs
 log = logging.getLogger(__name__)
 
 CALENDAR_INTERVAL_SECONDS = 300
+SERVICE_TASK_JOB_OPTIONS = {"max_instances": 2}
 
 
 def default_worker_id() -> str:
@@ -26,30 +27,30 @@ def start_scheduler(services, worker_id: str, *, interval: float, deliver_email:
     """Start a background scheduler with the timer, calendar, service-task and outbox jobs.
 
     Timers and calendar messages missed while no worker ran fire on the first
-    pass, which starts at once. Each job runs alone (max_instances=1) and late
-    runs coalesce.
+    pass, which starts at once. Each job runs alone (max_instances=1), except
+    the short second run of the service-task job that ``wake`` can start, and
+    late runs coalesce.
     """
     jobs = SchedulerJobs(services, worker_id, deliver_email=deliver_email, send_calendar_messages=True)
     scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None})
     scheduler.add_job(jobs.fire_timers, "interval", seconds=interval, id="timers", next_run_time=_now())
     # Calendar due dates are days apart, so a pass every few minutes is soon enough.
     scheduler.add_job(jobs.send_calendar, "interval", seconds=max(interval, CALENDAR_INTERVAL_SECONDS), id="calendar", next_run_time=_now())
-    scheduler.add_job(jobs.run_service_tasks, "interval", seconds=interval, id="service_tasks", next_run_time=_now())
+    # A second run may start while a pass is running, only to hand a wake-up's work to that pass; see wake().
+    scheduler.add_job(jobs.run_service_tasks, "interval", seconds=interval, id="service_tasks", next_run_time=_now(), **SERVICE_TASK_JOB_OPTIONS)
+    jobs.on_work_left = lambda: wake(scheduler)
     scheduler.add_job(jobs.deliver_outbox, "interval", seconds=max(interval, 10), id="outbox", next_run_time=_now())
     scheduler.start()
     log.info("worker %s started (every %ss)", worker_id, interval)
     return scheduler, jobs
 
 
-def wake(scheduler: BackgroundScheduler, jobs: SchedulerJobs) -> None:
+def wake(scheduler: BackgroundScheduler) -> None:
     """Bring the service-task job forward, after a request made new work.
 
-    A pass that is running takes the work itself. Bringing the job forward
-    then would only make APScheduler skip the run, with a warning, because
-    the job runs one at a time.
+    When a pass is running, the run this starts hands the work to that pass
+    (``SchedulerJobs.run_service_tasks``).
     """
-    if jobs.note_new_work():
-        return
     job = scheduler.get_job("service_tasks")
     if job is not None:
         job.modify(next_run_time=_now())

@@ -102,7 +102,7 @@ def live_server(tmp_path):
     services.engine.deploy(processes.load_all(), "browser-test")
 
     scheduler, jobs = start_scheduler(services, "browser-test-worker", interval=WORKER_INTERVAL, deliver_email=False)
-    services.engine.after_commit.append(lambda: wake(scheduler, jobs))
+    services.engine.after_commit.append(lambda: wake(scheduler))
     server = make_server("127.0.0.1", 0, create_app(settings, services), threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="browser-test-server", daemon=True)
     thread.start()
