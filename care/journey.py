@@ -1,6 +1,7 @@
 """Domain steps the journey diagrams need beyond the other care modules: provider intake, contacts and closing an enquiry."""
 
 import logging
+import re
 from datetime import date
 
 import sqlalchemy as sa
@@ -16,6 +17,9 @@ from care.transitions import ENQUIRY, check_transition
 from engine import clock
 
 log = logging.getLogger(__name__)
+
+# A CQC provider id as the register writes it, in ASCII digits only: Python's \d also matches other scripts' digits.
+_CQC_PROVIDER_ID = re.compile(r"[0-9]+-[0-9]+")
 
 
 def record_contact(session: Session, *, name: str, kind: str, contact_route: str) -> Provider:
@@ -57,18 +61,35 @@ def record_application(
         raise InvalidValueError("charity_number", charity_number, "a charity gives its registered charity number")
 
     cqc_provider_id = cqc_provider_id.strip()
+    if not _CQC_PROVIDER_ID.fullmatch(cqc_provider_id):
+        raise InvalidValueError("cqc_provider_id", cqc_provider_id, "give the id as on the CQC register, digits 0 to 9 with one hyphen, such as 1-000000001")
+    _reject_held_cqc_id(session, provider, cqc_provider_id)
+
+    try:
+        # In a savepoint (begun before the change, because beginning one flushes), so that an application committed
+        # since the check above leaves the session usable for the message.
+        with session.begin_nested():
+            provider.name = name.strip()
+            provider.cqc_provider_id = cqc_provider_id
+            session.flush()
+    except sa.exc.IntegrityError as error:
+        if "cqc_provider_id" not in str(error.orig):
+            raise
+        provider.cqc_provider_id = None
+        _reject_held_cqc_id(session, provider, cqc_provider_id)
+        raise
+    provider.company_number = company_number
+    provider.charity_number = charity_number
+    change_provider_status(session, provider.id, ProviderStatus.APPLIED, changed_by_id=None, reason="application received")
+    return provider
+
+
+def _reject_held_cqc_id(session: Session, provider: Provider, cqc_provider_id: str) -> None:
     holder = session.scalars(sa.select(Provider).where(Provider.cqc_provider_id == cqc_provider_id, Provider.id != provider.id)).first()
     if holder is not None:
         raise InvalidValueError(
             "cqc_provider_id", cqc_provider_id, f"provider {holder.id} ({holder.name}) already has this CQC provider id; check the id on the CQC register"
         )
-
-    provider.name = name.strip()
-    provider.cqc_provider_id = cqc_provider_id
-    provider.company_number = company_number
-    provider.charity_number = charity_number
-    change_provider_status(session, provider.id, ProviderStatus.APPLIED, changed_by_id=None, reason="application received")
-    return provider
 
 
 def record_check_failure(session: Session, provider_id: int, *, check: str, error_code: str | None) -> Provider:

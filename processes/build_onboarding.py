@@ -81,7 +81,7 @@ def provider_onboarding() -> Diagram:
         documentation="Upload the scanned documents in the portal first; this form records that they were uploaded.",
         fields=[
             Field("provider_name", "Legal name of the organisation", required=True, constraints=(("maxlength", "255"),)),
-            Field("cqc_provider_id", "CQC provider id, such as 1-000000001", required=True, constraints=(("pattern", r"\d+-\d+"),)),
+            Field("cqc_provider_id", "CQC provider id, such as 1-000000001", required=True, constraints=(("pattern", r"[0-9]+-[0-9]+"),)),
             Field("company_number", "Companies House number (companies)", constraints=(("maxlength", "8"),)),
             Field("charity_number", "Registered charity number (charities)", constraints=(("maxlength", "8"),)),
             Field("contact_person", "Main contact person", required=True),

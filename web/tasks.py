@@ -133,7 +133,8 @@ def task_page(task_id: str):
 
 def _completed_by_name(actor: str | None) -> str | None:
     """Return the display name of the user who completed a task; other actors (a system job, the CLI) by their id."""
-    if actor is None or not actor.isdigit():
+    # Web actors are user ids; "²".isdigit() is also true, so check for ASCII digits.
+    if actor is None or not (actor.isascii() and actor.isdigit()):
         return actor
     with services().session_factory() as db:
         user = db.get(User, int(actor))
