@@ -46,9 +46,21 @@ def load_user(user_id: str) -> LoginUser | None:
     if match is None:
         return None
 
+    try:
+        return _load_user(int(match.group(1)), int(match.group(2)))
+    except sa.exc.DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+        # This is a request's first statement, so it meets a connection lost in a database restart first. SQLAlchemy
+        # has replaced the pool's connections, so one retry on a new connection spares the user a 500.
+        log.warning("loading the session's user lost its database connection (%s); retrying once", type(error.orig).__name__)
+        return _load_user(int(match.group(1)), int(match.group(2)))
+
+
+def _load_user(user_id: int, session_version: int) -> LoginUser | None:
     with services().session_factory() as db:
-        user = db.get(User, int(match.group(1)))
-        if user is None or not user.is_active or user.session_version != int(match.group(2)):
+        user = db.get(User, user_id)
+        if user is None or not user.is_active or user.session_version != session_version:
             return None
         if user.role == PROVIDER_USER and request.method in ("GET", "HEAD"):
             g.unread_notifications = unread_count(db, user_id=user.id, provider_id=user.provider_id)
