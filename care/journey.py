@@ -75,7 +75,7 @@ def record_application(
     except sa.exc.IntegrityError as error:
         if "cqc_provider_id" not in str(error.orig):
             raise
-        provider.cqc_provider_id = None
+        # Rolling back the savepoint expired the rejected id, so this look-up does not flush it again.
         _reject_held_cqc_id(session, provider, cqc_provider_id)
         raise
     provider.company_number = company_number

@@ -205,8 +205,8 @@ def cmd_cancel_incident(args, services) -> int:
 
 def cmd_db_upgrade(args, services) -> int:
     # main() has already brought the schema up to date, before building the services that read it.
-    heads = ", ".join(sorted(schema_heads(services.settings.database_url)))
-    return _done(args, f"database schema is at the newest revision of each package: {heads}", revisions=heads.split(", "))
+    revisions = sorted(schema_heads(services.settings.database_url))
+    return _done(args, f"database schema is at the newest revision of each package: {', '.join(revisions)}", revisions=revisions)
 
 
 def build_parser() -> argparse.ArgumentParser:

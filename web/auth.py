@@ -46,15 +46,16 @@ def load_user(user_id: str) -> LoginUser | None:
     if match is None:
         return None
 
+    account_id, session_version = int(match.group(1)), int(match.group(2))
     try:
-        return _load_user(int(match.group(1)), int(match.group(2)))
+        return _load_user(account_id, session_version)
     except sa.exc.DBAPIError as error:
         if not error.connection_invalidated:
             raise
         # This is a request's first statement, so it meets a connection lost in a database restart first. SQLAlchemy
         # has replaced the pool's connections, so one retry on a new connection spares the user a 500.
         log.warning("loading the session's user lost its database connection (%s); retrying once", type(error.orig).__name__)
-        return _load_user(int(match.group(1)), int(match.group(2)))
+        return _load_user(account_id, session_version)
 
 
 def _load_user(user_id: int, session_version: int) -> LoginUser | None:
