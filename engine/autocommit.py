@@ -46,6 +46,6 @@ def alone(session: Session) -> Iterator[bool]:
     try:
         yield True
     finally:
-        # A connection lost in the block is discarded by the pool; one still open goes back to opening transactions.
+        # A connection lost in the block is discarded by the pool. One still open goes back to opening transactions.
         if not driver.closed and not driver.broken:
             driver.autocommit = False

@@ -7,11 +7,11 @@ result, which costs 0.1 to 0.2 ms, as much as the statement itself takes on
 the server. These two statements are fixed text, so they go straight to the
 DB-API cursor instead, in whatever transaction the session has open.
 
-What SQLAlchemy would otherwise do is kept: column types convert bound and
-returned values (``Statement`` takes their processors), psycopg errors are
-raised as SQLAlchemy's ``DBAPIError`` subclasses, and a lost connection is
-invalidated so that the pool replaces it, and a write is recorded for
-``engine.readonly``. Statement events and echo logging do not see these
+What SQLAlchemy would otherwise do is kept. Column types convert bound and
+returned values, because ``Statement`` takes their processors. psycopg
+errors are raised as SQLAlchemy's ``DBAPIError`` subclasses, and a lost
+connection is invalidated so that the pool replaces it. A write is recorded
+for ``engine.readonly``. Statement events and echo logging do not see these
 statements.
 """
 

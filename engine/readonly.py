@@ -4,8 +4,9 @@ psycopg 3 prepares a statement on the server after its fifth execution on
 a connection, which spares the planning each time after that. On every
 ROLLBACK, though, psycopg discards all of them and sends ``DEALLOCATE ALL``
 (psycopg/_connection_base.py, ``_rollback_gen``, in 3.3.9), because the
-rolled-back transaction may have dropped or changed an object they use. SQLAlchemy rolls back
-every transaction that was not committed, and that is most of them: each
+rolled-back transaction may have dropped or changed an object they use.
+SQLAlchemy rolls back every transaction that was not committed, and that is
+most of them: each
 page view, list and look-up only reads, then closes its session. So a
 connection's prepared statements rarely lived beyond one request, and each
 such close cost a second round trip for ``DEALLOCATE ALL``.
@@ -15,12 +16,12 @@ effect, so ``install`` makes SQLAlchemy's rollback send COMMIT instead
 when nothing but plain reads ran in the transaction:
 
 - a statement counts as a plain read when its SQL starts with ``SELECT``
-  and has no locking clause, no ``INTO``, no second statement and no call
-  to a built-in function that writes or changes the session (such as
-  ``set_config``, ``nextval`` or ``pg_notify``). Everything else counts as
-  a write, the uncertain cases included, so those transactions still roll
-  back. This relies on no SELECT here calling a function of its own that
-  writes;
+  and has no locking clause, no ``INTO`` and no second statement. It must
+  not call a built-in function that writes or changes the session either,
+  such as ``set_config``, ``nextval`` or ``pg_notify``. Everything else
+  counts as a write, the uncertain cases included, so those transactions
+  still roll back. This relies on no SELECT here calling a function of its
+  own that writes;
 - statements sent through psycopg directly (``engine.driver``) are
   classified the same way, by ``mark_written`` calls there;
 - a transaction in an error state is rolled back as before.
@@ -44,9 +45,9 @@ log = logging.getLogger(__name__)
 
 # Connection.info key, set when the current transaction may have written.
 _WROTE = "careplace_transaction_wrote"
-# What makes a SELECT more than a plain read: a locking clause (any FOR), SELECT INTO (which creates a table), a second
-# statement after a semicolon, or a call to a built-in function that writes or changes the session. A column, string
-# or comment that merely contains one of these only makes a read-only transaction roll back, as it did before.
+# Signs that a SELECT is more than a plain read: a locking clause (any FOR), SELECT INTO (which creates a table), a
+# second statement after a semicolon, or a call to a built-in function that writes or changes the session. A column,
+# string or comment that merely contains one of these only makes a read-only transaction roll back, as it did before.
 _NOT_PLAIN = re.compile(
     r"\b(?:FOR|INTO)\b|;\s*\S|\b(?:set_config|pg_notify|nextval|setval|lo_\w+|pg_advisory\w*|dblink\w*)\s*\(",
     re.IGNORECASE,

@@ -98,7 +98,7 @@ def _outside_transaction(session: Session) -> Iterator[None]:
     """Run the block's reads outside a transaction when none is open yet (see engine.autocommit).
 
     Queued engine writes are sent first, inside the transaction, as before any
-    other query; sending them opens it, so the reads then join it.
+    other query. Sending them opens it, so the reads then join it.
     """
     writes.flush(session)
     with autocommit.alone(session):
@@ -121,8 +121,8 @@ def read_instance(session: Session, instance_id: str, *, lock: bool = False) -> 
 def read_task_with_instance(session: Session, task_id: str) -> tuple[TaskRow, InstanceRead] | None:
     """Read a human task together with its instance, in one statement, outside a transaction if none is open yet.
 
-    Nothing is locked, so the read needs no transaction: the instance write
-    checks ``row_version`` (see ``engine.autocommit``).
+    Nothing is locked, so the read needs no transaction, because the instance
+    write checks ``row_version`` (see ``engine.autocommit``).
     """
     with _outside_transaction(session):
         if session.get_bind().dialect.name == "postgresql":
@@ -167,7 +167,7 @@ def _attach(session: Session, values: dict) -> Instance:
     """
     row = session.identity_map.get(identity_key(Instance, values["id"]))
     if row is None:
-        # Fill the new object's state as the ORM does when it loads a row; the constructor would record each value as a change.
+        # Fill the new object's state as the ORM does when it loads a row, because the constructor would record each value as a change.
         row = _INSTANCE_MANAGER.new_instance()
         instance_state(row).dict.update(values)
         make_transient_to_detached(row)

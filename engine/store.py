@@ -147,7 +147,7 @@ def save(session: Session, loaded: Loaded, *, completed_by: dict[str, str] | Non
     ``completed_by`` names who completed which human task, for the task rows
     that this save closes. With ``send`` False the instance, task and audit
     writes stay queued until the session's next query, flush or commit, so a
-    version conflict is raised there; a save that is the last change before
+    version conflict is raised there. A save that is the last change before
     the commit then lets them go as one transaction (``engine.autocommit``).
     """
     row, workflow = loaded.row, loaded.workflow

@@ -209,7 +209,7 @@ def _flush_before_orm(session: Session, *_args) -> None:
 
 
 def _flush_before_commit(session: Session) -> None:
-    """Send the pending writes; as a transaction of their own when nothing else is written or was run in this one.
+    """Send the pending writes, as a transaction of their own when nothing else was run or is left to write in this one.
 
     The ORM flushes after this hook and before the commit, so with no ORM
     changes left these writes are the transaction's last statement, and

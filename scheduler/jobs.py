@@ -69,8 +69,8 @@ class SchedulerJobs:
         APScheduler may then start it while a pass is running. That second run
         only notes the work and returns, and the running pass looks for due jobs
         once more before it ends. ``max_rounds`` bounds a pass, so a diagram that
-        keeps making new jobs cannot hold the worker; work noted when it runs out
-        goes to ``on_work_left``, which brings the job forward again.
+        keeps making new jobs cannot hold the worker. Work noted when the rounds
+        run out goes to ``on_work_left``, which brings the job forward again.
         """
         with self._pass_lock:
             if self._pass_running:

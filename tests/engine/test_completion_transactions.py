@@ -1,6 +1,6 @@
 """How a task completion reaches PostgreSQL: one read and one write, each its own transaction when nothing else is written.
 
-The observer below wraps psycopg's own cursor and commit, so it sees what
+The observer below wraps psycopg's own cursor and commit, so it records what
 goes to the server whether SQLAlchemy or engine.driver sends it.
 """
 
@@ -48,7 +48,7 @@ def sent(monkeypatch) -> list[tuple[str, bool]]:
 
 
 @pytest.mark.postgres
-def test_completion_sends_one_read_and_one_write_each_alone(pg_engine, sent):
+def test_completion_read_and_write_alone(pg_engine, sent):
     deploy_file(pg_engine, "parallel_gateway.bpmn")
     instance_id = pg_engine.start("parallel_checks")
     task = only_task(pg_engine, instance_id, "check_references")
@@ -68,7 +68,7 @@ def test_completion_sends_one_read_and_one_write_each_alone(pg_engine, sent):
 
 
 @pytest.mark.postgres
-def test_completion_that_adds_a_job_writes_in_one_transaction(pg_engine, sent):
+def test_completion_with_job_one_transaction(pg_engine, sent):
     deploy_file(pg_engine, "user_service.bpmn")
     instance_id = pg_engine.start("review", data={"owner": "casey.manager"})
     task = only_task(pg_engine, instance_id)
@@ -196,7 +196,7 @@ def test_lost_connection_is_replaced_and_hides_task_data(pg_engine, pg_url, monk
 
 
 @pytest.mark.postgres
-def test_driver_read_returns_times_in_utc_whatever_the_server_zone(pg_engine):
+def test_driver_read_times_in_utc(pg_engine):
     deploy_file(pg_engine, "parallel_gateway.bpmn")
     instance_id = pg_engine.start("parallel_checks")
     task = only_task(pg_engine, instance_id, "check_references")

@@ -4,7 +4,7 @@ from care.models.providers import Provider
 from engine.errors import FormValidationError
 
 BRIGHTWATER = {"provider_name": "Brightwater Home Care Ltd", "cqc_provider_id": "1-000000001", "company_number": "09000001"}
-# The same id written with FULLWIDTH DIGIT ONE, which Python's \d matches: the form's pattern now asks for [0-9].
+# The same id written with FULLWIDTH DIGIT ONE, which Python's \d matches: the form's pattern now requires [0-9].
 FULLWIDTH_DUPLICATE = "\uff11-000000001"
 
 
